@@ -1,0 +1,108 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { invalid } from '../lib/errors.js';
+
+/**
+ * All configuration, parsed once at start-up. Every variable is documented here and in
+ * README.md. Environment variables win over the optional config file
+ * (PROTOCAM_CONFIG_FILE, YAML or JSON, same names without the PROTOCAM_ prefix in camelCase).
+ */
+const timeZone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'is not a known IANA time zone');
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+const rawConfigSchema = z.strictObject({
+  dataDir: z.string().min(1).default('./data'),
+  databaseUrl: z
+    .string()
+    .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'must be sqlite:<path> or postgres://...')
+    .optional(),
+  host: z.string().min(1).default('127.0.0.1'),
+  port: port.default(8080),
+  policy: z.string().min(1).default('maaswonen-2024'),
+  timeZone: timeZone.default('Europe/Amsterdam'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  publicUrl: z.url().optional(),
+  sessionHours: z.coerce.number().int().min(1).max(24 * 14).default(12),
+  organisationName: z.string().min(1).max(200).default('Woningcorporatie'),
+});
+
+export type Config = {
+  dataDir: string;
+  databaseUrl: string;
+  host: string;
+  port: number;
+  policy: string;
+  timeZone: string;
+  logLevel: z.infer<typeof rawConfigSchema>['logLevel'];
+  publicUrl: string | undefined;
+  /** Cookies get the Secure flag when Protocam is reached over https. */
+  secureCookies: boolean;
+  sessionHours: number;
+  organisationName: string;
+};
+
+/** Environment variable names, by config key. */
+export const ENV_NAMES: Record<keyof z.infer<typeof rawConfigSchema>, string> = {
+  dataDir: 'PROTOCAM_DATA_DIR',
+  databaseUrl: 'PROTOCAM_DATABASE_URL',
+  host: 'PROTOCAM_HOST',
+  port: 'PROTOCAM_PORT',
+  policy: 'PROTOCAM_POLICY',
+  timeZone: 'PROTOCAM_TIME_ZONE',
+  logLevel: 'PROTOCAM_LOG_LEVEL',
+  publicUrl: 'PROTOCAM_PUBLIC_URL',
+  sessionHours: 'PROTOCAM_SESSION_HOURS',
+  organisationName: 'PROTOCAM_ORGANISATION_NAME',
+};
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw invalid('config-invalid', `PROTOCAM_CONFIG_FILE: cannot read ${path}`);
+  }
+  try {
+    const parsed: unknown = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed as Record<string, unknown>;
+  } catch (error) {
+    throw invalid('config-invalid', `PROTOCAM_CONFIG_FILE: ${path} is not a YAML/JSON object (${String(error)})`);
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const input: Record<string, unknown> = env.PROTOCAM_CONFIG_FILE ? readConfigFile(env.PROTOCAM_CONFIG_FILE) : {};
+  for (const [key, name] of Object.entries(ENV_NAMES)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const result = rawConfigSchema.safeParse(input);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? '');
+      const name = ENV_NAMES[key as keyof typeof ENV_NAMES] ?? (key || 'config');
+      return `${name}: ${issue.message}`;
+    });
+    throw invalid('config-invalid', `Invalid configuration:\n  ${lines.join('\n  ')}`, { issues: lines });
+  }
+  const raw = result.data;
+  const dataDir = isAbsolute(raw.dataDir) ? raw.dataDir : resolve(cwd, raw.dataDir);
+  return {
+    ...raw,
+    dataDir,
+    databaseUrl: raw.databaseUrl ?? `sqlite:${join(dataDir, 'protocam.db')}`,
+    publicUrl: raw.publicUrl,
+    secureCookies: raw.publicUrl?.startsWith('https://') ?? false,
+  };
+}
