@@ -28,7 +28,8 @@ export function policyCheck(ref: string, io: CliOutput): number {
 function humanDuration(ms: number | null): string {
   if (ms === null) return 'no automatic erasure';
   const hours = ms / HOUR;
-  return hours % 24 === 0 ? `${hours / 24} days (${hours} hours)` : `${hours} hours`;
+  // Short periods read as the protocols write them ("72 uur", W 6.3); long ones in days.
+  return hours % 24 === 0 && hours >= 7 * 24 ? `${hours / 24} days` : `${hours} hours`;
 }
 
 /** `protocam policy show [--json]`: the policy in force, readable by a non-technical reader. */

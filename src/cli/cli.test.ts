@@ -1,0 +1,97 @@
+import { spawn } from 'node:child_process';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { openDatabase } from '../db/database.js';
+import { cli } from '../../test/cli.js';
+import { testDataDir } from '../../test/db.js';
+
+describe('protocam policy', () => {
+  it('check passes on both presets; the MaasWonen first-copy fee is a warning citing GDPR 12(5) (M 4)', async () => {
+    const m = await cli(['policy', 'check', 'maaswonen-2024'], {});
+    expect(m.code).toBe(0);
+    expect(m.out).toMatch(/warning fees\.firstCopy.*GDPR 12\(5\).*fee-first-copy/);
+    const w = await cli(['policy', 'check', 'wooninvest-2021'], {});
+    expect(w.code).toBe(0);
+    expect(w.out).not.toContain('fee-first-copy');
+  });
+
+  it('check of an invalid file exits 1 naming the field', async () => {
+    const dir = testDataDir();
+    const file = join(dir, 'policy.yaml');
+    writeFileSync(file, 'id: broken\nname: 12\n');
+    const result = await cli(['policy', 'check', file], {});
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/error\s+name: /);
+  });
+
+  it('show prints the policy in force from PROTOCAM_POLICY with its retention (W 6.3: 72 hours)', async () => {
+    const result = await cli(['policy', 'show'], { PROTOCAM_POLICY: 'wooninvest-2021' });
+    expect(result.code).toBe(0);
+    expect(result.out).toMatch(/footage\s+72 hours\s+\[W 6\.3/);
+  });
+
+  it('an unknown policy in the configuration is a message naming it, not a crash', async () => {
+    const result = await cli(['policy', 'show'], { PROTOCAM_POLICY: 'nopolicy-2020' });
+    expect(result.code).toBe(1);
+    expect(result.err).toContain('nopolicy-2020');
+  });
+});
+
+describe('protocam migrate and audit verify', () => {
+  it('migrate creates the database; audit verify passes, then fails naming an edited record', async () => {
+    const dataDir = testDataDir();
+    const env = { PROTOCAM_DATA_DIR: dataDir };
+    expect((await cli(['migrate'], env)).out).toContain('0001_foundation');
+    expect((await cli(['migrate'], env)).out).toContain('up to date');
+    expect(existsSync(join(dataDir, 'protocam.db'))).toBe(true);
+
+    // Opening a runtime records the policy in force in the audit trail.
+    const ok = await cli(['audit', 'verify'], env);
+    expect(ok.code).toBe(0);
+
+    const db = openDatabase(`sqlite:${join(dataDir, 'protocam.db')}`);
+    await sql`insert into audit_events (seq, id, occurred_at, actor_label, action, target_type, outcome, prev_hash, hash)
+              values (99, 'forged', 0, 'mallory', 'user.updated', 'user', 'success', 'x', 'y')`.execute(db.kysely);
+    await db.close();
+    const bad = await cli(['audit', 'verify'], env);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain('broken at record');
+  });
+
+  it('a wrong configuration value stops the command with the variable name', async () => {
+    const result = await cli(['migrate'], { PROTOCAM_DATABASE_URL: 'mysql://nope' });
+    expect(result.code).toBe(1);
+    expect(result.err).toContain('PROTOCAM_DATABASE_URL');
+  });
+});
+
+describe('protocam serve as a real process', () => {
+  it('starts on the embedded default, creates secrets 0600, answers health, and stops on SIGTERM', async () => {
+    const dataDir = testDataDir();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+      env: { ...process.env, PROTOCAM_DATA_DIR: dataDir, PROTOCAM_PORT: '0', PROTOCAM_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no start line; output: ${output}`)), 20_000);
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = /running at (http:\/\/\S+)/.exec(output);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      });
+    });
+    const health = (await (await fetch(`${url}/api/health`)).json()) as { status: string };
+    expect(health.status).toBe('ok');
+    expect(statSync(join(dataDir, 'secrets.json')).mode & 0o777).toBe(0o600);
+    const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    expect(await exit).toBe(0);
+  });
+});

@@ -1,0 +1,141 @@
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { verifyAuditChain } from '../audit/audit.js';
+import { loadConfig, type Config } from '../config/config.js';
+import { migrateToLatest, openDatabase } from '../db/database.js';
+import { systemClock, type Clock } from '../lib/clock.js';
+import { isDomainError } from '../lib/errors.js';
+import { createLogger } from '../lib/logger.js';
+import { openRuntime, startServer, type Runtime } from '../server.js';
+import { VERSION } from '../version.js';
+import { consoleOutput, type CliOutput } from './output.js';
+import { policyCheck, policyShow } from './policy.commands.js';
+
+export interface CliContext {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  clock: Clock;
+  io: CliOutput;
+}
+
+/** Runs one command; resolves to the exit code. Commands read the same configuration as the server. */
+export async function runCli(argv: string[], context: CliContext): Promise<number> {
+  const { io } = context;
+  let exitCode = 0;
+  const config = (): Config => loadConfig(context.env, context.cwd);
+  const withRuntime = async (fn: (runtime: Runtime) => Promise<number>): Promise<number> => {
+    const runtime = await openRuntime(config(), context.clock, createLogger('warn'));
+    try {
+      return await fn(runtime);
+    } finally {
+      await runtime.db.close();
+    }
+  };
+
+  const program = new Command('protocam')
+    .description('Protocam: camera and key-tag recording that keeps the protocol')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  program
+    .command('serve')
+    .description('start the server (migrates the database first)')
+    .action(async () => {
+      const cfg = config();
+      const runtime = await openRuntime(cfg, context.clock, createLogger(cfg.logLevel));
+      const started = await startServer(runtime);
+      io.out(`Protocam ${VERSION} is running at ${started.url} (policy ${runtime.loaded.policy.id})`);
+      for (const warning of runtime.loaded.warnings) io.out(`  policy warning: ${warning.message} [${warning.articles.join(', ')}]`);
+      if (started.firstSignInUrl) {
+        io.out('');
+        io.out('First administrator: sign in once with this link within 24 hours and choose a password:');
+        io.out(`  ${started.firstSignInUrl}`);
+      }
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await started.close();
+    });
+
+  program
+    .command('migrate')
+    .description('bring the database schema up to date')
+    .action(async () => {
+      const db = openDatabase(config().databaseUrl);
+      try {
+        const result = await migrateToLatest(db);
+        const applied = result.results?.filter((r) => r.status === 'Success').map((r) => r.migrationName) ?? [];
+        io.out(applied.length ? `Applied: ${applied.join(', ')}` : 'The database is up to date.');
+      } finally {
+        await db.close();
+      }
+    });
+
+  const policy = program.command('policy').description('check and show policies');
+  policy
+    .command('check')
+    .argument('<preset-or-file>', 'a preset name (wooninvest-2021, maaswonen-2024) or a .yaml/.json file')
+    .description('validate a policy: errors name the field; legal warnings cite the article')
+    .action((ref: string) => {
+      exitCode = policyCheck(ref, io);
+    });
+  policy
+    .command('show')
+    .option('--json', 'print the policy document as JSON')
+    .description('show the policy in force (PROTOCAM_POLICY)')
+    .action((options: { json?: boolean }) => {
+      exitCode = policyShow(config().policy, options.json ?? false, io);
+    });
+
+  const audit = program.command('audit').description('the system audit trail');
+  audit
+    .command('verify')
+    .description('walk the hash chain; exit 1 naming the first altered record')
+    .action(async () => {
+      exitCode = await withRuntime(async (runtime) => {
+        const result = await verifyAuditChain(runtime.db.kysely);
+        if (result.ok) {
+          io.out(`Audit trail intact: ${result.checked} records verified.`);
+          return 0;
+        }
+        io.err(`Audit trail broken at record ${result.problem?.seq}: ${result.problem?.message}`);
+        return 1;
+      });
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    if (isDomainError(error)) {
+      io.err(`protocam: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+const isEntryPoint = (() => {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+})();
+
+if (isEntryPoint) {
+  runCli(process.argv.slice(2), { env: process.env, cwd: process.cwd(), clock: systemClock, io: consoleOutput }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
+}
