@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../lib/canonical-json.js';
+
+export { canonicalJson };
 
 /**
  * Hash chaining shared by the audit trail and (later) the logbook: each record's hash is
@@ -6,16 +9,6 @@ import { createHash } from 'node:crypto';
  * so editing, removing, inserting or reordering any record breaks every hash after it.
  */
 export const GENESIS_HASH = '0'.repeat(64);
-
-/** JSON with object keys sorted at every level: the same record always encodes the same way. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-}
 
 export function chainHash(prevHash: string, record: unknown): string {
   return createHash('sha256').update(prevHash).update('\n').update(canonicalJson(record)).digest('hex');

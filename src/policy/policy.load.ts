@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { canonicalJson } from '../lib/canonical-json.js';
 import { DomainError, invalid } from '../lib/errors.js';
 import { checkPolicy, type PolicyIssue } from './policy.check.js';
 import type { Policy } from './policy.schema.js';
@@ -26,17 +27,7 @@ export function listPresets(): string[] {
   return Object.keys(PRESETS);
 }
 
-/** JSON with object keys sorted recursively, so equal policies hash equally. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
+export { canonicalJson };
 
 export function policyHash(policy: Policy): string {
   return createHash('sha256').update(canonicalJson(policy)).digest('hex');
