@@ -173,6 +173,14 @@ export interface Database {
   areas: AreasTable;
   cameras: CamerasTable;
   doors: DoorsTable;
+  // access gate and logbook (0002_access)
+  incidents: IncidentsTable;
+  subject_requests: SubjectRequestsTable;
+  disclosures: DisclosuresTable;
+  access_requests: AccessRequestsTable;
+  grants: GrantsTable;
+  logbook_records: LogbookRecordsTable;
+  chain_signatures: ChainSignaturesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -183,3 +191,127 @@ export type CameraRow = Selectable<CamerasTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
 // Generated is re-exported for migrations that add auto columns later.
 export type { Generated };
+
+// --- access gate and logbook (0002_access, src/access) ----------------------------------------
+
+/** Minimal incident (the incidents issue extends it): the gate checks kind and status. */
+export interface IncidentsTable {
+  id: string;
+  /** damage | nuisance | vandalism | pollution | crime | calamity | other */
+  kind: string;
+  title: string;
+  description: string;
+  occurred_at: number;
+  complex_id: string | null;
+  /** open | handled | closed */
+  status: string;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Minimal data-subject request (M 4); the requests issue adds the rest. */
+export interface SubjectRequestsTable {
+  id: string;
+  status: string;
+  /** The subject's own tag when the request covers key-tag data (M 4). */
+  subject_tag: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Minimal disclosure to a third party (M 5, W 5); the disclosures issue adds the rest. */
+export interface DisclosuresTable {
+  id: string;
+  status: string;
+  recipient_kind: string;
+  incident_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A request waiting for a second pair of eyes (policy `fourEyes`). */
+export interface AccessRequestsTable {
+  id: string;
+  requester_id: string;
+  requester_label: string;
+  requester_roles: string;
+  purpose: string;
+  category: string;
+  scope: string;
+  window_from: number;
+  window_to: number;
+  reason: string;
+  incident_id: string | null;
+  request_id: string | null;
+  disclosure_id: string | null;
+  /** pending | approved | rejected | refused | claimed */
+  status: string;
+  decided_by: string | null;
+  decided_at: number | null;
+  decision_entry_id: string | null;
+  grant_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A short-lived grant issued by the gate; only the SHA-256 of its token is stored. */
+export interface GrantsTable {
+  id: string;
+  token_hash: string;
+  user_id: string;
+  purpose: string;
+  category: string;
+  scope: string;
+  window_from: number;
+  window_to: number;
+  incident_id: string | null;
+  request_id: string | null;
+  disclosure_id: string | null;
+  access_request_id: string | null;
+  entry_id: string;
+  issued_at: number;
+  expires_at: number;
+}
+
+/** The logbook (M 6.4): append-only, hash-chained records. */
+export interface LogbookRecordsTable {
+  seq: number;
+  id: string;
+  /** consultation | refusal | approval | finding | signature */
+  kind: string;
+  occurred_at: number;
+  user_id: string;
+  user_label: string;
+  roles: string;
+  purpose: string | null;
+  category: string | null;
+  reason: string | null;
+  scope: string | null;
+  window_from: number | null;
+  window_to: number | null;
+  incident_id: string | null;
+  request_id: string | null;
+  disclosure_id: string | null;
+  access_request_id: string | null;
+  grant_id: string | null;
+  entry_id: string | null;
+  refusal_code: string | null;
+  text: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+/** Ed25519 signatures over a chain head (seq, hash), made periodically. */
+export interface ChainSignaturesTable {
+  id: string;
+  chain: string;
+  seq: number;
+  hash: string;
+  signature: string;
+  signed_at: number;
+}
+
+export type LogbookRecordRow = Selectable<LogbookRecordsTable>;
+export type GrantRow = Selectable<GrantsTable>;
+export type AccessRequestRow = Selectable<AccessRequestsTable>;

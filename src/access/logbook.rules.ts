@@ -1,0 +1,139 @@
+/**
+ * Pure logbook rules: what a record's hash covers, entry status and overdue deadlines (M 6.4).
+ *
+ * The logbook uses the same chain as the audit trail (src/audit/chain.ts): a record's hash is
+ * `chainHash(prevHash, logbookHashBody(record))` = SHA-256 over prevHash, "\n" and the
+ * canonical JSON of the body. Appends compute it with `chainHash` itself. Verification of
+ * large chains uses `fastLogbookHash`, which hashes the very same bytes: the body's
+ * canonical JSON is written out in fixed (sorted) key order instead of sorting keys for
+ * every record, and the digest is taken in one call. A property test pins
+ * `fastLogbookHash(r) === chainHash(r.prev_hash, logbookHashBody(r))`.
+ */
+import { hash as sha256Once } from 'node:crypto';
+import { DAY } from '../lib/clock.js';
+import type { Policy } from '../policy/index.js';
+
+export const LOGBOOK_CHAIN = 'logbook';
+
+export const LOGBOOK_KINDS = ['consultation', 'refusal', 'approval', 'finding', 'signature'] as const;
+export type LogbookKind = (typeof LOGBOOK_KINDS)[number];
+
+/** A logbook record as stored (times epoch ms, roles and scope as JSON text). */
+export interface LogbookFields {
+  seq: number;
+  id: string;
+  kind: string;
+  occurred_at: number;
+  user_id: string;
+  user_label: string;
+  roles: string;
+  purpose: string | null;
+  category: string | null;
+  reason: string | null;
+  scope: string | null;
+  window_from: number | null;
+  window_to: number | null;
+  incident_id: string | null;
+  request_id: string | null;
+  disclosure_id: string | null;
+  access_request_id: string | null;
+  grant_id: string | null;
+  entry_id: string | null;
+  refusal_code: string | null;
+  text: string | null;
+}
+
+/** The fields covered by the hash (everything but prev_hash and hash). Never rename one. */
+export function logbookHashBody(r: LogbookFields) {
+  return {
+    seq: r.seq,
+    id: r.id,
+    kind: r.kind,
+    occurredAt: r.occurred_at,
+    userId: r.user_id,
+    userLabel: r.user_label,
+    roles: r.roles,
+    purpose: r.purpose,
+    category: r.category,
+    reason: r.reason,
+    scope: r.scope,
+    windowFrom: r.window_from,
+    windowTo: r.window_to,
+    incidentId: r.incident_id,
+    requestId: r.request_id,
+    disclosureId: r.disclosure_id,
+    accessRequestId: r.access_request_id,
+    grantId: r.grant_id,
+    entryId: r.entry_id,
+    refusalCode: r.refusal_code,
+    text: r.text,
+  };
+}
+
+const s = (v: string | null): string => (v === null ? 'null' : JSON.stringify(v));
+// Numbers are epoch ms and sequence numbers (safe integers): JSON.stringify(n) === String(n).
+const n = (v: number | null): string => (v === null || v === undefined ? 'null' : String(Number(v)));
+
+/** `canonicalJson(logbookHashBody(r))`, written out in sorted key order. */
+export function encodeLogbookBody(r: LogbookFields): string {
+  return (
+    `{"accessRequestId":${s(r.access_request_id)},"category":${s(r.category)},"disclosureId":${s(r.disclosure_id)}` +
+    `,"entryId":${s(r.entry_id)},"grantId":${s(r.grant_id)},"id":${s(r.id)},"incidentId":${s(r.incident_id)}` +
+    `,"kind":${s(r.kind)},"occurredAt":${n(r.occurred_at)},"purpose":${s(r.purpose)},"reason":${s(r.reason)}` +
+    `,"refusalCode":${s(r.refusal_code)},"requestId":${s(r.request_id)},"roles":${s(r.roles)},"scope":${s(r.scope)}` +
+    `,"seq":${n(r.seq)},"text":${s(r.text)},"userId":${s(r.user_id)},"userLabel":${s(r.user_label)}` +
+    `,"windowFrom":${n(r.window_from)},"windowTo":${n(r.window_to)}}`
+  );
+}
+
+/** Same value as `chainHash(prevHash, logbookHashBody(r))`, several times faster. */
+export function fastLogbookHash(prevHash: string, r: LogbookFields): string {
+  return sha256Once('sha256', `${prevHash}\n${encodeLogbookBody(r)}`, 'hex');
+}
+
+/** The text an Ed25519 chain-head signature covers. */
+export function chainHeadMessage(chain: string, seq: number, hash: string, signedAt: number): Buffer {
+  return Buffer.from(`protocam-chain-head\n${chain}\n${seq}\n${hash}\n${signedAt}`, 'utf8');
+}
+
+// --- entry status and deadlines (M 6.4) -----------------------------------------------------
+
+export const ENTRY_STATUSES = ['awaiting-finding', 'awaiting-signature', 'signed'] as const;
+export type EntryStatus = (typeof ENTRY_STATUSES)[number];
+
+export function entryStatus(hasFinding: boolean, hasSignature: boolean): EntryStatus {
+  if (hasSignature) return 'signed';
+  return hasFinding ? 'awaiting-signature' : 'awaiting-finding';
+}
+
+export interface Deadlines {
+  findingDue: number;
+  signatureDue: number;
+}
+
+/** Both deadlines count from the consultation, in the policy's days (M 6.4 sets none: the preset chooses). */
+export function entryDeadlines(policy: Policy, consultedAt: number): Deadlines {
+  return {
+    findingDue: consultedAt + policy.deadlines.logbookFindingDays * DAY,
+    signatureDue: consultedAt + policy.deadlines.logbookSignatureDays * DAY,
+  };
+}
+
+export type OverdueReason = 'finding-overdue' | 'signature-overdue';
+
+export function overdueReasons(
+  policy: Policy,
+  entry: { occurredAt: number; findingAt: number | null; signedAt: number | null },
+  now: number,
+): OverdueReason[] {
+  const due = entryDeadlines(policy, entry.occurredAt);
+  const reasons: OverdueReason[] = [];
+  if (entry.findingAt === null && now > due.findingDue) reasons.push('finding-overdue');
+  if (entry.signedAt === null && now > due.signatureDue) reasons.push('signature-overdue');
+  return reasons;
+}
+
+/** The earliest consultation time that can be overdue now (for the query's bound). */
+export function overdueCutoff(policy: Policy, now: number): number {
+  return now - Math.min(policy.deadlines.logbookFindingDays, policy.deadlines.logbookSignatureDays) * DAY;
+}
