@@ -13,17 +13,39 @@ import { newId } from '../src/lib/ids.js';
 import { loadPolicy } from '../src/policy/index.js';
 import { GateService } from '../src/access/gate.service.js';
 import { LogbookService, verifyLogbook } from '../src/access/logbook.service.js';
-import { appendLogbookBatch, inTransaction, lockLogbookHead, type LogbookInsert } from '../src/access/logbook.repository.js';
-import { addIncident, principal, seedRegistry } from '../src/access/fixtures.test-support.js';
+import {
+  appendLogbookBatch,
+  inTransaction,
+  lockLogbookHead,
+  type LogbookInsert,
+} from '../src/access/logbook.repository.js';
+import { addIncident, principal, seedRegistry } from '../test/access-fixtures.js';
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 function record(i: number, now: number): LogbookInsert {
   return {
-    id: newId(), kind: 'consultation', occurred_at: now + i, user_id: `u-${i % 13}`, user_label: `user-${i % 13}`,
-    roles: '["huismeester"]', purpose: 'incident-assessment', category: 'footage', reason: `Vandalism in hall, night ${i}`,
-    scope: `{"cameraIds":["${newId()}"]}`, window_from: now - HOUR, window_to: now, incident_id: newId(), request_id: null,
-    disclosure_id: null, access_request_id: null, grant_id: newId(), entry_id: null, refusal_code: null, text: null,
+    id: newId(),
+    kind: 'consultation',
+    occurred_at: now + i,
+    user_id: `u-${i % 13}`,
+    user_label: `user-${i % 13}`,
+    roles: '["huismeester"]',
+    purpose: 'incident-assessment',
+    category: 'footage',
+    reason: `Vandalism in hall, night ${i}`,
+    scope: `{"cameraIds":["${newId()}"]}`,
+    window_from: now - HOUR,
+    window_to: now,
+    incident_id: newId(),
+    request_id: null,
+    disclosure_id: null,
+    access_request_id: null,
+    grant_id: newId(),
+    entry_id: null,
+    refusal_code: null,
+    text: null,
   };
 }
 
@@ -49,8 +71,13 @@ export async function run(): Promise<Record<string, unknown>> {
     for (let i = 0; i < grants; i++) {
       const t = performance.now();
       await gate.requestAccess(who, {
-        purpose: 'incident-assessment', category: 'footage', scope: { cameraIds: [seed.cameraIds[i % 2]!] },
-        from: now - 2 * HOUR, to: now - HOUR, reason: `bench ${i}`, incidentId,
+        purpose: 'incident-assessment',
+        category: 'footage',
+        scope: { cameraIds: [seed.cameraIds[i % 2]!] },
+        from: now - 2 * HOUR,
+        to: now - HOUR,
+        reason: `bench ${i}`,
+        incidentId,
       });
       latencies.push(performance.now() - t);
     }
@@ -61,7 +88,9 @@ export async function run(): Promise<Record<string, unknown>> {
     const singles = 2000;
     let t = performance.now();
     for (let i = 0; i < singles; i++) {
-      await inTransaction(db.kysely, async (trx) => appendLogbookBatch(trx, await lockLogbookHead(trx), [record(i, now)]));
+      await inTransaction(db.kysely, async (trx) =>
+        appendLogbookBatch(trx, await lockLogbookHead(trx), [record(i, now)]),
+      );
     }
     const singleAppendPerSecond = singles / ((performance.now() - t) / 1000);
     // ...and batched (bulk import / test fill).
@@ -69,7 +98,12 @@ export async function run(): Promise<Record<string, unknown>> {
     t = performance.now();
     await inTransaction(db.kysely, async (trx) => {
       let head = await lockLogbookHead(trx);
-      for (let i = 0; i < bulk; i += 10_000) head = await appendLogbookBatch(trx, head, Array.from({ length: 10_000 }, (_, j) => record(i + j, now)));
+      for (let i = 0; i < bulk; i += 10_000)
+        head = await appendLogbookBatch(
+          trx,
+          head,
+          Array.from({ length: 10_000 }, (_, j) => record(i + j, now)),
+        );
     });
     const batchAppendPerSecond = bulk / ((performance.now() - t) / 1000);
     await logbook.signChainHead();
@@ -82,13 +116,23 @@ export async function run(): Promise<Record<string, unknown>> {
 
     return {
       database: 'sqlite (file, WAL); PostgreSQL not measured in this benchmark',
-      grantIssue: { count: grants, p50Ms: +percentile(sorted, 50).toFixed(3), p95Ms: +percentile(sorted, 95).toFixed(3), perSecond: Math.round(grantsPerSecond) },
+      grantIssue: {
+        count: grants,
+        p50Ms: +percentile(sorted, 50).toFixed(3),
+        p95Ms: +percentile(sorted, 95).toFixed(3),
+        perSecond: Math.round(grantsPerSecond),
+      },
       append: {
         singleTransactionPerRecord: { count: singles, recordsPerSecond: Math.round(singleAppendPerSecond) },
         batched: { count: bulk, recordsPerSecond: Math.round(batchAppendPerSecond) },
         targetRecordsPerSecond: 2000,
       },
-      verify: { records: verified.checked, seconds: +verifySeconds.toFixed(3), recordsPerSecond: Math.round(verified.checked / verifySeconds), targetRecordsPerSecond: 500_000 },
+      verify: {
+        records: verified.checked,
+        seconds: +verifySeconds.toFixed(3),
+        recordsPerSecond: Math.round(verified.checked / verifySeconds),
+        targetRecordsPerSecond: 500_000,
+      },
     };
   } finally {
     await db.close();

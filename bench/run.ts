@@ -17,14 +17,21 @@ const files = readdirSync(here)
 let failed = false;
 for (const file of files) {
   const name = basename(file, '.bench.ts');
-  const module = (await import(pathToFileURL(join(here, file)).href)) as { run: () => Promise<Record<string, unknown>> };
+  const module = (await import(pathToFileURL(join(here, file)).href)) as {
+    run: () => Promise<Record<string, unknown>>;
+  };
   const started = new Date().toISOString();
   try {
     const results = await module.run();
     const report = {
       benchmark: name,
       started,
-      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model,
+        memoryGiB: Math.round(totalmem() / 2 ** 30),
+        node: process.version,
+      },
       results,
     };
     writeFileSync(join(here, 'results', `${name}.json`), JSON.stringify(report, null, 2) + '\n');

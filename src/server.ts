@@ -4,13 +4,22 @@ import type { Config } from './config/config.js';
 import { migrateToLatest, openDatabase, type Db } from './db/database.js';
 import { buildApp } from './http/app.js';
 import { minimalWeb } from './http/web.js';
-import type { Clock } from './lib/clock.js';
+import { MINUTE, type Clock } from './lib/clock.js';
 import type { Logger } from './lib/logger.js';
 import { loadOrCreateSecrets, type Secrets } from './lib/secrets.js';
 import { loadPolicy, type LoadedPolicy } from './policy/index.js';
 import { auditRoutes } from './system/audit.routes.js';
 import { recordPolicyInForce } from './system/policy-in-force.js';
 import { policyRoutes } from './system/policy.routes.js';
+import { RegistryService, registryRoutes } from './registry/index.js';
+import {
+  accessRoutes,
+  CHAIN_SIGN_INTERVAL_MS,
+  createAccessServices,
+  type GateService,
+  type LogbookService,
+} from './access/index.js';
+import { createAuthenticator, UsersService, usersRoutes } from './users/index.js';
 import { VERSION } from './version.js';
 
 /** Everything a running Protocam holds, wired by hand in one place. */
@@ -22,6 +31,10 @@ export interface Runtime {
   loaded: LoadedPolicy;
   db: Db;
   audit: AuditTrail;
+  registry: RegistryService;
+  gate: GateService;
+  logbook: LogbookService;
+  users: UsersService;
 }
 
 /**
@@ -38,7 +51,25 @@ export async function openRuntime(config: Config, clock: Clock, logger: Logger):
     await db.close();
     throw error;
   }
-  return { config, clock, logger, secrets, loaded, db, audit: new AuditTrail(clock) };
+  const audit = new AuditTrail(clock);
+  const policy = () => loaded.policy;
+  const registry = new RegistryService({ db: db.kysely, clock, audit, policy, encryptionKey: secrets.encryptionKey });
+  const { gate, logbook } = createAccessServices({
+    db: db.kysely,
+    clock,
+    policy,
+    signingKey: secrets.signingKey,
+    verifyKey: secrets.verifyKey,
+  });
+  const users = new UsersService({
+    db: db.kysely,
+    clock,
+    audit,
+    policy,
+    encryptionKey: secrets.encryptionKey,
+    sessionHours: config.sessionHours,
+  });
+  return { config, clock, logger, secrets, loaded, db, audit, registry, gate, logbook, users };
 }
 
 export interface Started {
@@ -51,23 +82,54 @@ export interface Started {
 export async function startServer(runtime: Runtime): Promise<Started> {
   const { config, db, audit, loaded } = runtime;
   await recordPolicyInForce({ db: db.kysely, clock: runtime.clock, audit }, loaded);
+  await runtime.registry.ensureOrganisation(config.organisationName);
+  const firstAdmin = await runtime.users.bootstrapFirstAdmin();
 
   const app = await buildApp({
     logger: runtime.logger,
     version: VERSION,
-    authenticate: () => Promise.resolve(null),
-    routes: [auditRoutes({ db: db.kysely, audit }), policyRoutes({ loaded })],
+    trustProxy: config.trustProxy,
+    authenticate: createAuthenticator({ users: runtime.users }),
+    routes: [
+      usersRoutes(runtime.users, { secureCookies: config.secureCookies }),
+      auditRoutes({ db: db.kysely, audit }),
+      policyRoutes({ loaded }),
+      registryRoutes(runtime.registry),
+      accessRoutes({ gate: runtime.gate, logbook: runtime.logbook }),
+    ],
     web: minimalWeb(),
   });
   const address = await app.listen({ host: config.host, port: config.port });
   const url = config.publicUrl ?? address;
+  const jobs = startJobs(runtime);
   return {
     app,
     url,
-    firstSignInUrl: null,
+    firstSignInUrl: firstAdmin ? url.replace(/\/$/, '') + firstAdmin.signInPath : null,
     close: async () => {
+      jobs.stop();
       await app.close();
       await db.close();
     },
   };
+}
+
+/**
+ * Periodic jobs. Each run is independent and logs its failure; a failing job never stops
+ * the server. Jobs ask the injected clock for time; only the trigger uses a timer.
+ */
+function startJobs(runtime: Runtime): { stop(): void } {
+  const every = (ms: number, name: string, job: () => Promise<unknown>) => {
+    const timer = setInterval(() => {
+      job().catch((error: unknown) => runtime.logger.error({ err: error, job: name }, 'scheduled job failed'));
+    }, ms);
+    timer.unref();
+    return timer;
+  };
+  const timers = [
+    // Signed heads let `logbook verify` detect a rewritten chain, also by someone with database access.
+    every(CHAIN_SIGN_INTERVAL_MS, 'logbook-sign-head', () => runtime.logbook.signChainHead()),
+    every(15 * MINUTE, 'purge-sessions', () => runtime.users.purgeExpiredSessions()),
+  ];
+  return { stop: () => timers.forEach((timer) => clearInterval(timer)) };
 }

@@ -29,8 +29,15 @@ export async function incidentFacts(db: Executor, id: string): Promise<{ kind: s
   return row ?? null;
 }
 
-export async function requestFacts(db: Executor, id: string): Promise<{ status: string; subjectTag: string | null } | null> {
-  const row = await db.selectFrom('subject_requests').select(['status', 'subject_tag']).where('id', '=', id).executeTakeFirst();
+export async function requestFacts(
+  db: Executor,
+  id: string,
+): Promise<{ status: string; subjectTag: string | null } | null> {
+  const row = await db
+    .selectFrom('subject_requests')
+    .select(['status', 'subject_tag'])
+    .where('id', '=', id)
+    .executeTakeFirst();
   return row ? { status: row.status, subjectTag: row.subject_tag } : null;
 }
 

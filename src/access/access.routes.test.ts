@@ -7,7 +7,7 @@ import type { Principal } from '../http/principal.js';
 import { createLogger } from '../lib/logger.js';
 import { loadPolicy } from '../policy/index.js';
 import { accessRoutes } from './access.routes.js';
-import { addIncident, principal, seedRegistry, services, type Seed } from './fixtures.test-support.js';
+import { addIncident, principal, seedRegistry, services, type Seed } from '../../test/access-fixtures.js';
 import { requireGrant } from './grant.guard.js';
 
 const USERS: Record<string, Principal> = {
@@ -22,8 +22,19 @@ describe('access and logbook HTTP routes', () => {
   let app: FastifyInstance;
   let seed: Seed;
   let incidentId: string;
-  const call = (who: string | null, method: 'GET' | 'POST', url: string, payload?: object, headers: Record<string, string> = {}) =>
-    app.inject({ method, url: `/api${url}`, headers: { ...(who ? { 'x-test-user': who } : {}), ...headers }, ...(payload ? { payload } : {}) });
+  const call = (
+    who: string | null,
+    method: 'GET' | 'POST',
+    url: string,
+    payload?: object,
+    headers: Record<string, string> = {},
+  ) =>
+    app.inject({
+      method,
+      url: `/api${url}`,
+      headers: { ...(who ? { 'x-test-user': who } : {}), ...headers },
+      ...(payload ? { payload } : {}),
+    });
 
   beforeAll(async () => {
     db = await createTestDb('sqlite');
@@ -58,26 +69,53 @@ describe('access and logbook HTTP routes', () => {
 
   it('grants, serves only in scope, records finding and signature, lists and exports', async () => {
     const body = {
-      category: 'footage', purpose: 'incident-assessment', scope: { cameraIds: [seed.cameraIds[0]] },
-      window: { from: '2026-03-02T08:00:00+01:00', to: '2026-03-02T09:00:00+01:00' }, reason: 'Broken door', incidentId,
+      category: 'footage',
+      purpose: 'incident-assessment',
+      scope: { cameraIds: [seed.cameraIds[0]] },
+      window: { from: '2026-03-02T08:00:00+01:00', to: '2026-03-02T09:00:00+01:00' },
+      reason: 'Broken door',
+      incidentId,
     };
     expect((await call(null, 'POST', '/access/requests', body)).statusCode).toBe(401);
     const res = await call('hm', 'POST', '/access/requests', body);
     expect(res.statusCode).toBe(201);
     const { token, entryId } = res.json<{ token: string; entryId: string }>();
     const header = { 'x-protocam-grant': token };
-    expect((await call('hm', 'GET', `/test-footage/${seed.cameraIds[0]}?at=2026-03-02T07:30:00Z`, undefined, header)).json()).toMatchObject({ served: seed.cameraIds[0] });
-    expect((await call('hm', 'GET', `/test-footage/${seed.cameraIds[0]}?at=2026-03-02T07:30:00Z`)).statusCode).toBe(404);
-    expect((await call('hm2', 'GET', `/test-footage/${seed.cameraIds[0]}?at=2026-03-02T07:30:00Z`, undefined, header)).json().error.code).toBe('grant-not-found');
-    expect((await call('hm', 'GET', `/test-footage/${seed.cameraIds[1]}?at=2026-03-02T07:30:00Z`, undefined, header)).json().error.code).toBe('outside-grant');
-    expect((await call('hm', 'GET', `/test-footage/${seed.cameraIds[0]}?at=2026-03-02T09:30:00Z`, undefined, header)).statusCode).toBe(403);
-    expect((await call('hm', 'GET', '/access/grant', undefined, header)).json()).toMatchObject({ entryId, category: 'footage' });
+    expect(
+      (await call('hm', 'GET', `/test-footage/${seed.cameraIds[0]}?at=2026-03-02T07:30:00Z`, undefined, header)).json(),
+    ).toMatchObject({ served: seed.cameraIds[0] });
+    expect((await call('hm', 'GET', `/test-footage/${seed.cameraIds[0]}?at=2026-03-02T07:30:00Z`)).statusCode).toBe(
+      404,
+    );
+    expect(
+      (await call('hm2', 'GET', `/test-footage/${seed.cameraIds[0]}?at=2026-03-02T07:30:00Z`, undefined, header)).json()
+        .error.code,
+    ).toBe('grant-not-found');
+    expect(
+      (await call('hm', 'GET', `/test-footage/${seed.cameraIds[1]}?at=2026-03-02T07:30:00Z`, undefined, header)).json()
+        .error.code,
+    ).toBe('outside-grant');
+    expect(
+      (await call('hm', 'GET', `/test-footage/${seed.cameraIds[0]}?at=2026-03-02T09:30:00Z`, undefined, header))
+        .statusCode,
+    ).toBe(403);
+    expect((await call('hm', 'GET', '/access/grant', undefined, header)).json()).toMatchObject({
+      entryId,
+      category: 'footage',
+    });
 
-    const refused = await call('hm', 'POST', '/access/requests', { ...body, category: 'door-events', purpose: 'accusation', scope: { tag: 'T1' } });
+    const refused = await call('hm', 'POST', '/access/requests', {
+      ...body,
+      category: 'door-events',
+      purpose: 'accusation',
+      scope: { tag: 'T1' },
+    });
     expect(refused.statusCode).toBe(403);
     expect(refused.json().error).toMatchObject({ code: 'access-refused', details: { reason: 'purpose-unknown' } });
 
-    expect((await call('hm', 'POST', `/logbook/${entryId}/finding`, { text: 'Door kicked at 07:41' })).statusCode).toBe(201);
+    expect((await call('hm', 'POST', `/logbook/${entryId}/finding`, { text: 'Door kicked at 07:41' })).statusCode).toBe(
+      201,
+    );
     expect((await call('hm', 'POST', `/logbook/${entryId}/signature`)).json().error.code).toBe('sign-not-allowed');
     const signed = await call('mkw', 'POST', `/logbook/${entryId}/signature`);
     expect(signed.statusCode).toBe(201);
@@ -99,21 +137,37 @@ describe('access and logbook HTTP routes', () => {
   it('four-eyes over HTTP', async () => {
     const calamity = await addIncident(db.kysely, Date.parse('2026-03-02T10:00:00Z'), 'calamity');
     const res = await call('mkw', 'POST', '/access/requests', {
-      category: 'tag-holders', purpose: 'calamity-witness-search', scope: { tag: 'TAG-1' },
-      window: { from: '2026-03-02T06:00:00Z', to: '2026-03-02T07:00:00Z' }, reason: 'Fire: find witnesses', incidentId: calamity,
+      category: 'tag-holders',
+      purpose: 'calamity-witness-search',
+      scope: { tag: 'TAG-1' },
+      window: { from: '2026-03-02T06:00:00Z', to: '2026-03-02T07:00:00Z' },
+      reason: 'Fire: find witnesses',
+      incidentId: calamity,
     });
     expect(res.statusCode).toBe(202);
     const { requestId } = res.json<{ requestId: string }>();
-    expect((await call('mvg', 'GET', '/access/requests?status=pending')).json().items.map((r: { id: string }) => r.id)).toContain(requestId);
-    expect((await call('mkw', 'POST', `/access/requests/${requestId}/approve`)).json().error.code).toBe('self-approval');
-    expect((await call('mvg', 'POST', `/access/requests/${requestId}/approve`)).json()).toMatchObject({ status: 'approved' });
+    expect(
+      (await call('mvg', 'GET', '/access/requests?status=pending')).json().items.map((r: { id: string }) => r.id),
+    ).toContain(requestId);
+    expect((await call('mkw', 'POST', `/access/requests/${requestId}/approve`)).json().error.code).toBe(
+      'self-approval',
+    );
+    expect((await call('mvg', 'POST', `/access/requests/${requestId}/approve`)).json()).toMatchObject({
+      status: 'approved',
+    });
     const grant = await call('mkw', 'POST', `/access/requests/${requestId}/grant`);
     expect(grant.statusCode).toBe(201);
     expect(grant.json().token).toEqual(expect.any(String));
   });
 
   it('rejects unbounded input at the edge', async () => {
-    const res = await call('hm', 'POST', '/access/requests', { category: 'footage', purpose: 'x'.repeat(65), scope: {}, window: { from: 'x', to: 'y' }, reason: 'r' });
+    const res = await call('hm', 'POST', '/access/requests', {
+      category: 'footage',
+      purpose: 'x'.repeat(65),
+      scope: {},
+      window: { from: 'x', to: 'y' },
+      reason: 'r',
+    });
     expect(res.statusCode).toBe(400);
   });
 });

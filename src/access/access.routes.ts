@@ -54,7 +54,11 @@ const LogbookQuery = z.strictObject({
   from: IsoTime.optional(),
   to: IsoTime.optional(),
   userId: Id.optional(),
-  cameraId: z.string().trim().regex(/^[A-Za-z0-9-]{1,64}$/).optional(),
+  cameraId: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9-]{1,64}$/)
+    .optional(),
   purpose: z.string().trim().min(1).max(64).optional(),
   status: z.enum(ENTRY_STATUSES).optional(),
   beforeSeq: z.coerce.number().int().positive().optional(),
@@ -81,7 +85,13 @@ const requestOut = (r: AccessRequestView) => ({
   decidedAt: iso(r.decidedAt),
   createdAt: iso(r.createdAt),
 });
-const grantOut = (g: GrantView) => ({ ...g, from: iso(g.from), to: iso(g.to), issuedAt: iso(g.issuedAt), expiresAt: iso(g.expiresAt) });
+const grantOut = (g: GrantView) => ({
+  ...g,
+  from: iso(g.from),
+  to: iso(g.to),
+  issuedAt: iso(g.issuedAt),
+  expiresAt: iso(g.expiresAt),
+});
 const entryOut = (e: EntryView) => ({
   ...e,
   occurredAt: iso(e.occurredAt),
@@ -118,7 +128,10 @@ export function accessRoutes({ gate, logbook }: AccessRoutesDeps): FastifyPlugin
 
     app.get('/access/requests', { schema: { tags: accessTags, querystring: RequestQuery } }, async (request) => {
       const principal = requirePrincipal(request);
-      const items = await gate.listRequests(principal, { status: request.query.status, limit: request.query.limit ?? 100 });
+      const items = await gate.listRequests(principal, {
+        status: request.query.status,
+        limit: request.query.limit ?? 100,
+      });
       return { items: items.map(requestOut) };
     });
 
@@ -126,15 +139,23 @@ export function accessRoutes({ gate, logbook }: AccessRoutesDeps): FastifyPlugin
       return requestOut(await gate.approve(requirePrincipal(request), request.params.id));
     });
 
-    app.post('/access/requests/:id/reject', { schema: { tags: accessTags, params: IdParams, body: RejectBody } }, async (request) => {
-      return requestOut(await gate.reject(requirePrincipal(request), request.params.id, request.body.note));
-    });
+    app.post(
+      '/access/requests/:id/reject',
+      { schema: { tags: accessTags, params: IdParams, body: RejectBody } },
+      async (request) => {
+        return requestOut(await gate.reject(requirePrincipal(request), request.params.id, request.body.note));
+      },
+    );
 
     /** The requester collects the grant of an approved four-eyes request (once). */
-    app.post('/access/requests/:id/grant', { schema: { tags: accessTags, params: IdParams } }, async (request, reply) => {
-      const issued = await gate.claimGrant(requirePrincipal(request), request.params.id);
-      return reply.status(201).send({ ...issued, expiresAt: iso(issued.expiresAt) });
-    });
+    app.post(
+      '/access/requests/:id/grant',
+      { schema: { tags: accessTags, params: IdParams } },
+      async (request, reply) => {
+        const issued = await gate.claimGrant(requirePrincipal(request), request.params.id);
+        return reply.status(201).send({ ...issued, expiresAt: iso(issued.expiresAt) });
+      },
+    );
 
     /** Describes the caller's own live grant (token in header x-protocam-grant, never in the URL). */
     app.get('/access/grant', { schema: { tags: accessTags } }, async (request) => {
@@ -150,10 +171,14 @@ export function accessRoutes({ gate, logbook }: AccessRoutesDeps): FastifyPlugin
       },
     );
 
-    app.post('/logbook/:entryId/signature', { schema: { tags: logbookTags, params: EntryParams } }, async (request, reply) => {
-      const entry = await logbook.sign(requirePrincipal(request), request.params.entryId);
-      return reply.status(201).send(entryOut(entry));
-    });
+    app.post(
+      '/logbook/:entryId/signature',
+      { schema: { tags: logbookTags, params: EntryParams } },
+      async (request, reply) => {
+        const entry = await logbook.sign(requirePrincipal(request), request.params.entryId);
+        return reply.status(201).send(entryOut(entry));
+      },
+    );
 
     app.get('/logbook', { schema: { tags: logbookTags, querystring: LogbookQuery } }, async (request) => {
       const items = await logbook.list(requirePrincipal(request), toFilter(request.query));
@@ -166,18 +191,35 @@ export function accessRoutes({ gate, logbook }: AccessRoutesDeps): FastifyPlugin
       return { items: (await logbook.overdue(requirePrincipal(request))).map(entryOut) };
     });
 
-    app.get('/logbook/export.csv', { schema: { tags: logbookTags, querystring: LogbookQuery } }, async (request, reply) => {
-      const csv = await logbook.exportCsv(requirePrincipal(request), { ...toFilter(request.query), limit: undefined });
-      return reply
-        .type('text/csv; charset=utf-8')
-        .header('content-disposition', 'attachment; filename="logbook.csv"')
-        .send(csv);
-    });
+    app.get(
+      '/logbook/export.csv',
+      { schema: { tags: logbookTags, querystring: LogbookQuery } },
+      async (request, reply) => {
+        const csv = await logbook.exportCsv(requirePrincipal(request), {
+          ...toFilter(request.query),
+          limit: undefined,
+        });
+        return reply
+          .type('text/csv; charset=utf-8')
+          .header('content-disposition', 'attachment; filename="logbook.csv"')
+          .send(csv);
+      },
+    );
 
-    app.get('/logbook/export.pdf', { schema: { tags: logbookTags, querystring: LogbookQuery } }, async (request, reply) => {
-      const pdf = await logbook.exportPdf(requirePrincipal(request), { ...toFilter(request.query), limit: undefined });
-      return reply.type('application/pdf').header('content-disposition', 'attachment; filename="logbook.pdf"').send(pdf);
-    });
+    app.get(
+      '/logbook/export.pdf',
+      { schema: { tags: logbookTags, querystring: LogbookQuery } },
+      async (request, reply) => {
+        const pdf = await logbook.exportPdf(requirePrincipal(request), {
+          ...toFilter(request.query),
+          limit: undefined,
+        });
+        return reply
+          .type('application/pdf')
+          .header('content-disposition', 'attachment; filename="logbook.pdf"')
+          .send(pdf);
+      },
+    );
 
     app.get('/logbook/verify', { schema: { tags: logbookTags } }, async (request) => {
       return logbook.verify(requirePrincipal(request));

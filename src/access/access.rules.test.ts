@@ -16,8 +16,20 @@ const recordArb: fc.Arbitrary<LogbookFields> = fc.record({
   user_id: fc.string({ unit: 'binary', maxLength: 20 }),
   user_label: fc.string({ unit: 'binary', maxLength: 20 }),
   roles: fc.string({ unit: 'binary', maxLength: 20 }),
-  purpose: str, category: str, reason: str, scope: str, window_from: int, window_to: int, incident_id: str, request_id: str,
-  disclosure_id: str, access_request_id: str, grant_id: str, entry_id: str, refusal_code: str, text: str,
+  purpose: str,
+  category: str,
+  reason: str,
+  scope: str,
+  window_from: int,
+  window_to: int,
+  incident_id: str,
+  request_id: str,
+  disclosure_id: str,
+  access_request_id: str,
+  grant_id: str,
+  entry_id: str,
+  refusal_code: str,
+  text: str,
 });
 
 describe('logbook hash fast path', () => {
@@ -57,13 +69,24 @@ describe('decideAccess', () => {
   const facts = { now: 1_000_000_000, missingCameraIds: [], missingDoorIds: [] };
   const base = { scope: { tag: 'T1' }, from: 999_000_000, to: 999_500_000, reason: 'r' };
   it('has no purpose for accusations (M 3.6)', () => {
-    expect(decideAccess(m, ['manager-klant-wonen'], { ...base, purpose: 'accusation', category: 'door-events' }, facts)).toMatchObject({ allowed: false, reason: 'purpose-unknown' });
+    expect(
+      decideAccess(m, ['manager-klant-wonen'], { ...base, purpose: 'accusation', category: 'door-events' }, facts),
+    ).toMatchObject({ allowed: false, reason: 'purpose-unknown' });
   });
   it('W stores no key-tag data', () => {
-    expect(decideAccess(w, ['wijkbeheerder'], { ...base, purpose: 'disclosure', category: 'door-events' }, facts)).toMatchObject({ allowed: false, reason: 'category-not-in-policy' });
+    expect(
+      decideAccess(w, ['wijkbeheerder'], { ...base, purpose: 'disclosure', category: 'door-events' }, facts),
+    ).toMatchObject({ allowed: false, reason: 'category-not-in-policy' });
   });
   it('four-eyes comes from the policy', () => {
     const calamity = { ...facts, incident: { kind: 'calamity', status: 'open' } };
-    expect(decideAccess(m, ['manager-vastgoed'], { ...base, purpose: 'calamity-witness-search', category: 'tag-holders', incidentId: 'i' }, calamity)).toMatchObject({ allowed: true, fourEyes: true });
+    expect(
+      decideAccess(
+        m,
+        ['manager-vastgoed'],
+        { ...base, purpose: 'calamity-witness-search', category: 'tag-holders', incidentId: 'i' },
+        calamity,
+      ),
+    ).toMatchObject({ allowed: true, fourEyes: true });
   });
 });

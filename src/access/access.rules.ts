@@ -151,7 +151,12 @@ function scopeProblem(category: RecordedCategory, scope: Scope): string | null {
  * The gate's decision: role x purpose x category from the policy, then the scope against the
  * purpose, then what the purpose requires to exist. The first failing check is the reason.
  */
-export function decideAccess(policy: Policy, roles: readonly string[], ask: AccessAsk, facts: AccessFacts): AccessDecision {
+export function decideAccess(
+  policy: Policy,
+  roles: readonly string[],
+  ask: AccessAsk,
+  facts: AccessFacts,
+): AccessDecision {
   if (!isPurpose(ask.purpose)) {
     return refuse(
       'purpose-unknown',
@@ -178,7 +183,8 @@ export function decideAccess(policy: Policy, roles: readonly string[], ask: Acce
   if (!isAllowed(policy, roles, purpose, category)) {
     return refuse('role-not-allowed', `None of your roles may use ${purpose} on ${category}`, rule.articles);
   }
-  if (ask.reason.trim().length === 0) return refuse('reason-missing', 'Give the reason for this consultation', ['M 6.4']);
+  if (ask.reason.trim().length === 0)
+    return refuse('reason-missing', 'Give the reason for this consultation', ['M 6.4']);
 
   const scope = normaliseScope(ask.scope);
   const shape = scopeProblem(category, scope);
@@ -197,11 +203,13 @@ export function decideAccess(policy: Policy, roles: readonly string[], ask: Acce
       rule.articles,
     );
   }
-  if (facts.missingCameraIds.length) return refuse('camera-unknown', `Unknown camera(s): ${facts.missingCameraIds.join(', ')}`);
+  if (facts.missingCameraIds.length)
+    return refuse('camera-unknown', `Unknown camera(s): ${facts.missingCameraIds.join(', ')}`);
   if (facts.missingDoorIds.length) return refuse('door-unknown', `Unknown door(s): ${facts.missingDoorIds.join(', ')}`);
 
   // Links given are always checked, so the logbook never refers to something that does not exist.
-  if (ask.incidentId && facts.incident === null) return refuse('incident-not-found', 'The linked incident does not exist');
+  if (ask.incidentId && facts.incident === null)
+    return refuse('incident-not-found', 'The linked incident does not exist');
   if (ask.requestId && facts.request === null) return refuse('request-not-found', 'The linked request does not exist');
   if (ask.disclosureId && facts.disclosure === null) {
     return refuse('disclosure-not-found', 'The linked disclosure does not exist');
@@ -228,7 +236,8 @@ export function decideAccess(policy: Policy, roles: readonly string[], ask: Acce
     }
     case 'request': {
       const request = facts.request;
-      if (!ask.requestId || !request) return refuse('request-required', `${purpose} needs a linked request`, rule.articles);
+      if (!ask.requestId || !request)
+        return refuse('request-required', `${purpose} needs a linked request`, rule.articles);
       if (!(USABLE_REQUEST_STATUSES as readonly string[]).includes(request.status)) {
         return refuse('request-not-usable', `The linked request is ${request.status}`, rule.articles);
       }

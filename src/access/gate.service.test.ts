@@ -5,7 +5,14 @@ import type { Db } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 import { isDomainError, type DomainError } from '../lib/errors.js';
 import { HOUR, MINUTE } from '../lib/clock.js';
-import { loadPolicy, PURPOSES, RECORDED_CATEGORIES, rolesAllowing, requiresFourEyes, type Policy } from '../policy/index.js';
+import {
+  loadPolicy,
+  PURPOSES,
+  RECORDED_CATEGORIES,
+  rolesAllowing,
+  requiresFourEyes,
+  type Policy,
+} from '../policy/index.js';
 import { GRANT_TTL_MS } from './access.rules.js';
 import {
   addDisclosure,
@@ -16,7 +23,7 @@ import {
   seedRegistry,
   services,
   type Seed,
-} from './fixtures.test-support.js';
+} from '../../test/access-fixtures.js';
 import type { AccessInput } from './gate.service.js';
 import { verifyLogbook } from './logbook.service.js';
 
@@ -100,7 +107,12 @@ describe.each(DIALECTS)('access gate on %s', (dialect) => {
               expect(error.code, label).toBe('access-refused');
               expect(error.kind, label).toBe('forbidden');
               expect(await countRecords(k), label).toBe(before + 1);
-              const record = await k.selectFrom('logbook_records').selectAll().orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow();
+              const record = await k
+                .selectFrom('logbook_records')
+                .selectAll()
+                .orderBy('seq', 'desc')
+                .limit(1)
+                .executeTakeFirstOrThrow();
               expect(record.kind, label).toBe('refusal');
               expect(record.refusal_code, label).toBe(error.details?.reason);
               expect(record.user_id).toBe(who.userId);
@@ -115,7 +127,11 @@ describe.each(DIALECTS)('access gate on %s', (dialect) => {
             expect(outcome.status, label).toBe('granted');
             if (outcome.status !== 'granted') continue;
             expect(await countRecords(k), label).toBe(before + 1);
-            const record = await k.selectFrom('logbook_records').selectAll().where('id', '=', outcome.entryId).executeTakeFirstOrThrow();
+            const record = await k
+              .selectFrom('logbook_records')
+              .selectAll()
+              .where('id', '=', outcome.entryId)
+              .executeTakeFirstOrThrow();
             expect(record.kind).toBe('consultation');
             expect(record.grant_id).toBe(outcome.grantId);
             expect(outcome.expiresAt).toBe(now + GRANT_TTL_MS);
@@ -144,38 +160,127 @@ describe.each(DIALECTS)('access gate on %s', (dialect) => {
     const incident = await addIncident(k, now);
     const base = { reason: 'check', from: now - 2 * HOUR, to: now - HOUR };
     // Door events are never used to assess incidents (M 3.5).
-    const e1 = await caught(gate.requestAccess(huismeester, { ...base, purpose: 'incident-assessment', category: 'door-events', scope: { doorIds: [seed.doorIds[0]] }, incidentId: incident }));
+    const e1 = await caught(
+      gate.requestAccess(huismeester, {
+        ...base,
+        purpose: 'incident-assessment',
+        category: 'door-events',
+        scope: { doorIds: [seed.doorIds[0]] },
+        incidentId: incident,
+      }),
+    );
     expect(e1.details?.reason).toBe('purpose-category-mismatch');
     // Technical staff: recent footage of named cameras only (M 6.5).
-    const e2 = await caught(gate.requestAccess(tech, { ...base, from: now - 30 * HOUR, purpose: 'technical-check', category: 'footage', scope: { cameraIds: [seed.cameraIds[0]] } }));
+    const e2 = await caught(
+      gate.requestAccess(tech, {
+        ...base,
+        from: now - 30 * HOUR,
+        purpose: 'technical-check',
+        category: 'footage',
+        scope: { cameraIds: [seed.cameraIds[0]] },
+      }),
+    );
     expect(e2.details?.reason).toBe('lookback-exceeded');
-    const e3 = await caught(gate.requestAccess(tech, { ...base, purpose: 'technical-check', category: 'footage', scope: {} }));
+    const e3 = await caught(
+      gate.requestAccess(tech, { ...base, purpose: 'technical-check', category: 'footage', scope: {} }),
+    );
     expect(e3.details?.reason).toBe('scope-invalid');
-    const e4 = await caught(gate.requestAccess(tech, { ...base, purpose: 'technical-check', category: 'footage', scope: { cameraIds: ['no-such-camera'] } }));
+    const e4 = await caught(
+      gate.requestAccess(tech, {
+        ...base,
+        purpose: 'technical-check',
+        category: 'footage',
+        scope: { cameraIds: ['no-such-camera'] },
+      }),
+    );
     expect(e4.details?.reason).toBe('camera-unknown');
     // Calamity witness search needs a calamity incident (M 3.6).
-    const e5 = await caught(gate.requestAccess(manager, { ...base, purpose: 'calamity-witness-search', category: 'door-events', scope: { tag: 'T1' }, incidentId: incident }));
+    const e5 = await caught(
+      gate.requestAccess(manager, {
+        ...base,
+        purpose: 'calamity-witness-search',
+        category: 'door-events',
+        scope: { tag: 'T1' },
+        incidentId: incident,
+      }),
+    );
     expect(e5.details?.reason).toBe('calamity-incident-required');
     // Key-tag data goes to the police only (M 5.7); footage may go to an insurer (M 5.2).
     const insurer = await addDisclosure(k, now, 'insurer');
-    const e6 = await caught(gate.requestAccess(manager, { ...base, purpose: 'disclosure', category: 'door-events', scope: { doorIds: [seed.doorIds[0]] }, disclosureId: insurer }));
+    const e6 = await caught(
+      gate.requestAccess(manager, {
+        ...base,
+        purpose: 'disclosure',
+        category: 'door-events',
+        scope: { doorIds: [seed.doorIds[0]] },
+        disclosureId: insurer,
+      }),
+    );
     expect(e6.details?.reason).toBe('disclosure-recipient-not-allowed');
-    await expect(gate.requestAccess(manager, { ...base, purpose: 'disclosure', category: 'footage', scope: { cameraIds: [seed.cameraIds[1]] }, disclosureId: insurer })).resolves.toMatchObject({ status: 'granted' });
+    await expect(
+      gate.requestAccess(manager, {
+        ...base,
+        purpose: 'disclosure',
+        category: 'footage',
+        scope: { cameraIds: [seed.cameraIds[1]] },
+        disclosureId: insurer,
+      }),
+    ).resolves.toMatchObject({ status: 'granted' });
     // Incident purposes need an open or handled incident.
     const closed = await addIncident(k, now, 'vandalism', 'closed');
-    const e7 = await caught(gate.requestAccess(huismeester, { ...base, purpose: 'incident-assessment', category: 'footage', scope: { cameraIds: [seed.cameraIds[0]] }, incidentId: closed }));
+    const e7 = await caught(
+      gate.requestAccess(huismeester, {
+        ...base,
+        purpose: 'incident-assessment',
+        category: 'footage',
+        scope: { cameraIds: [seed.cameraIds[0]] },
+        incidentId: closed,
+      }),
+    );
     expect(e7.details?.reason).toBe('incident-closed');
-    const e8 = await caught(gate.requestAccess(huismeester, { ...base, purpose: 'incident-assessment', category: 'footage', scope: { cameraIds: [seed.cameraIds[0]] } }));
+    const e8 = await caught(
+      gate.requestAccess(huismeester, {
+        ...base,
+        purpose: 'incident-assessment',
+        category: 'footage',
+        scope: { cameraIds: [seed.cameraIds[0]] },
+      }),
+    );
     expect(e8.details?.reason).toBe('incident-required');
     // Subject access to key-tag data: only the subject's own tag (M 4).
     const request = await addSubjectRequest(k, now, 'TAG-42');
-    const e9 = await caught(gate.requestAccess(manager, { ...base, purpose: 'subject-access', category: 'door-events', scope: { tag: 'TAG-43' }, requestId: request }));
+    const e9 = await caught(
+      gate.requestAccess(manager, {
+        ...base,
+        purpose: 'subject-access',
+        category: 'door-events',
+        scope: { tag: 'TAG-43' },
+        requestId: request,
+      }),
+    );
     expect(e9.details?.reason).toBe('request-tag-mismatch');
     // Unbounded or reversed windows.
-    const e10 = await caught(gate.requestAccess(huismeester, { ...base, from: now - HOUR, to: now - 2 * HOUR, purpose: 'incident-assessment', category: 'footage', scope: { cameraIds: [seed.cameraIds[0]] }, incidentId: incident }));
+    const e10 = await caught(
+      gate.requestAccess(huismeester, {
+        ...base,
+        from: now - HOUR,
+        to: now - 2 * HOUR,
+        purpose: 'incident-assessment',
+        category: 'footage',
+        scope: { cameraIds: [seed.cameraIds[0]] },
+        incidentId: incident,
+      }),
+    );
     expect(e10.details?.reason).toBe('window-invalid');
     // Door events by door under a tag-function check.
-    await expect(gate.requestAccess(huismeester, { ...base, purpose: 'tag-function-check', category: 'door-events', scope: { doorIds: [seed.doorIds[1]] } })).resolves.toMatchObject({ status: 'granted' });
+    await expect(
+      gate.requestAccess(huismeester, {
+        ...base,
+        purpose: 'tag-function-check',
+        category: 'door-events',
+        scope: { doorIds: [seed.doorIds[1]] },
+      }),
+    ).resolves.toMatchObject({ status: 'granted' });
   });
 
   it('validateGrant refuses expired, other users’, other cameras’ and out-of-window use', async () => {
@@ -188,7 +293,15 @@ describe.each(DIALECTS)('access gate on %s', (dialect) => {
     const incidentId = await addIncident(k, now);
     const from = now - 3 * HOUR;
     const to = now - 2 * HOUR;
-    const grant = await gate.requestAccess(owner, { purpose: 'incident-assessment', category: 'footage', scope: { cameraIds: [seed.cameraIds[0]] }, from, to, reason: 'Broken window', incidentId });
+    const grant = await gate.requestAccess(owner, {
+      purpose: 'incident-assessment',
+      category: 'footage',
+      scope: { cameraIds: [seed.cameraIds[0]] },
+      from,
+      to,
+      reason: 'Broken window',
+      incidentId,
+    });
     if (grant.status !== 'granted') throw new Error('expected a grant');
     const inside = { category: 'footage' as const, cameraId: seed.cameraIds[0], from, to };
     await expect(gate.validateGrant(owner, grant.token, inside)).resolves.toMatchObject({ entryId: grant.entryId });
@@ -198,9 +311,13 @@ describe.each(DIALECTS)('access gate on %s', (dialect) => {
     expect([camera.code, camera.details?.outside]).toEqual(['outside-grant', 'camera']);
     const late = await caught(gate.validateGrant(owner, grant.token, { ...inside, to: to + MINUTE }));
     expect([late.code, late.details?.outside]).toEqual(['outside-grant', 'time']);
-    const at = await caught(gate.validateGrant(owner, grant.token, { category: 'footage', cameraId: seed.cameraIds[0], at: from - 1 }));
+    const at = await caught(
+      gate.validateGrant(owner, grant.token, { category: 'footage', cameraId: seed.cameraIds[0], at: from - 1 }),
+    );
     expect(at.details?.outside).toBe('time');
-    const cat = await caught(gate.validateGrant(owner, grant.token, { category: 'door-events', doorId: seed.doorIds[0], at: from }));
+    const cat = await caught(
+      gate.validateGrant(owner, grant.token, { category: 'door-events', doorId: seed.doorIds[0], at: from }),
+    );
     expect(cat.details?.outside).toBe('category');
     clock.advance(GRANT_TTL_MS);
     expect((await caught(gate.validateGrant(owner, grant.token, inside))).code).toBe('grant-not-found');
@@ -216,7 +333,15 @@ describe.each(DIALECTS)('access gate on %s', (dialect) => {
     const approver = principal('u-mvg-4e', ['manager-vastgoed']);
     const huismeester = principal('u-hm-4e', ['huismeester']);
     const records = await countRecords(k);
-    const pending = await gate.requestAccess(requester, { purpose: 'calamity-witness-search', category: 'tag-holders', scope: { tag: 'TAG-9' }, from: now - 5 * HOUR, to: now - 4 * HOUR, reason: 'Fire on floor 3: find witnesses', incidentId: calamity });
+    const pending = await gate.requestAccess(requester, {
+      purpose: 'calamity-witness-search',
+      category: 'tag-holders',
+      scope: { tag: 'TAG-9' },
+      from: now - 5 * HOUR,
+      to: now - 4 * HOUR,
+      reason: 'Fire on floor 3: find witnesses',
+      incidentId: calamity,
+    });
     if (pending.status !== 'pending') throw new Error('expected pending');
     expect(await countRecords(k)).toBe(records);
     expect((await gate.listRequests(approver, { status: 'pending' })).map((r) => r.id)).toContain(pending.requestId);
@@ -226,22 +351,48 @@ describe.each(DIALECTS)('access gate on %s', (dialect) => {
     expect((await caught(gate.claimGrant(requester, pending.requestId))).code).toBe('access-request-not-approved');
     const approved = await gate.approve(approver, pending.requestId);
     expect(approved.status).toBe('approved');
-    const approval = await k.selectFrom('logbook_records').selectAll().where('id', '=', approved.decisionEntryId!).executeTakeFirstOrThrow();
-    expect([approval.kind, approval.user_id, approval.access_request_id]).toEqual(['approval', approver.userId, pending.requestId]);
+    const approval = await k
+      .selectFrom('logbook_records')
+      .selectAll()
+      .where('id', '=', approved.decisionEntryId!)
+      .executeTakeFirstOrThrow();
+    expect([approval.kind, approval.user_id, approval.access_request_id]).toEqual([
+      'approval',
+      approver.userId,
+      pending.requestId,
+    ]);
     expect((await caught(gate.approve(approver, pending.requestId))).code).toBe('access-request-not-pending');
     expect((await caught(gate.claimGrant(approver, pending.requestId))).code).toBe('access-request-not-found');
     clock.advance(10 * MINUTE);
     const issued = await gate.claimGrant(requester, pending.requestId);
-    await expect(gate.validateGrant(requester, issued.token, { category: 'tag-holders', tag: 'TAG-9', at: now - 5 * HOUR })).resolves.toMatchObject({ entryId: issued.entryId });
+    await expect(
+      gate.validateGrant(requester, issued.token, { category: 'tag-holders', tag: 'TAG-9', at: now - 5 * HOUR }),
+    ).resolves.toMatchObject({ entryId: issued.entryId });
     expect((await caught(gate.claimGrant(requester, pending.requestId))).code).toBe('grant-already-issued');
     expect(await countRecords(k)).toBe(records + 2);
     // A rejection is a refusal record carrying the approver's note.
-    const second = await gate.requestAccess(requester, { purpose: 'calamity-witness-search', category: 'door-events', scope: { tag: 'TAG-9' }, from: now - 5 * HOUR, to: now - 4 * HOUR, reason: 'Again', incidentId: calamity });
+    const second = await gate.requestAccess(requester, {
+      purpose: 'calamity-witness-search',
+      category: 'door-events',
+      scope: { tag: 'TAG-9' },
+      from: now - 5 * HOUR,
+      to: now - 4 * HOUR,
+      reason: 'Again',
+      incidentId: calamity,
+    });
     if (second.status !== 'pending') throw new Error('expected pending');
     const rejected = await gate.reject(approver, second.requestId, 'Not proportionate');
     expect(rejected.status).toBe('rejected');
-    const refusal = await k.selectFrom('logbook_records').selectAll().where('id', '=', rejected.decisionEntryId!).executeTakeFirstOrThrow();
-    expect([refusal.kind, refusal.refusal_code, refusal.text]).toEqual(['refusal', 'rejected-by-approver', 'Not proportionate']);
+    const refusal = await k
+      .selectFrom('logbook_records')
+      .selectAll()
+      .where('id', '=', rejected.decisionEntryId!)
+      .executeTakeFirstOrThrow();
+    expect([refusal.kind, refusal.refusal_code, refusal.text]).toEqual([
+      'refusal',
+      'rejected-by-approver',
+      'Not proportionate',
+    ]);
     expect(await verifyLogbook(k, deps.verifyKey)).toMatchObject({ ok: true });
   });
 
@@ -267,7 +418,9 @@ describe.each(DIALECTS)('access gate on %s', (dialect) => {
         ),
       );
       expect(results.every((r) => r.status === 'granted')).toBe(true);
-      const seqs = (await fresh.kysely.selectFrom('logbook_records').select('seq').orderBy('seq').execute()).map((r) => Number(r.seq));
+      const seqs = (await fresh.kysely.selectFrom('logbook_records').select('seq').orderBy('seq').execute()).map((r) =>
+        Number(r.seq),
+      );
       expect(seqs).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
       expect(await verifyLogbook(fresh.kysely, deps.verifyKey)).toEqual({ ok: true, checked: 50, signedHeads: 0 });
     } finally {

@@ -33,7 +33,14 @@ import {
   type GrantNeed,
   type Scope,
 } from './access.rules.js';
-import { appendLogbook, inTransaction, lockLogbookHead, type ChainHead, type Executor, type LogbookInsert } from './logbook.repository.js';
+import {
+  appendLogbook,
+  inTransaction,
+  lockLogbookHead,
+  type ChainHead,
+  type Executor,
+  type LogbookInsert,
+} from './logbook.repository.js';
 
 /** What the gate needs: no more. `policy` is read per call, so a policy change applies at once. */
 export interface AccessDeps {
@@ -186,7 +193,11 @@ function askFields(ask: AccessAsk, who: Who) {
 type Refused = Extract<AccessDecision, { allowed: false }>;
 
 function accessRefused(decision: Refused, entryId: string) {
-  return forbidden('access-refused', decision.message, { reason: decision.reason, articles: decision.articles, entryId });
+  return forbidden('access-refused', decision.message, {
+    reason: decision.reason,
+    articles: decision.articles,
+    entryId,
+  });
 }
 
 export class GateService {
@@ -205,7 +216,8 @@ export class GateService {
     const result = await inTransaction(this.deps.db, async (trx) => {
       const head = await lockLogbookHead(trx);
       const decision = decideAccess(policy, who.roles, ask, await this.facts(trx, ask, now));
-      if (!decision.allowed) return { refused: decision, entryId: await this.logRefusal(trx, head, ask, who, decision, null, now) };
+      if (!decision.allowed)
+        return { refused: decision, entryId: await this.logRefusal(trx, head, ask, who, decision, null, now) };
       if (decision.fourEyes) {
         const id = newId();
         await repo.insertAccessRequest(trx, {
@@ -252,7 +264,11 @@ export class GateService {
         throw forbidden('self-approval', 'You cannot approve your own access request');
       }
       const ask = this.askOf(row);
-      const requester: Who = { userId: row.requester_id, label: row.requester_label, roles: JSON.parse(row.requester_roles) as string[] };
+      const requester: Who = {
+        userId: row.requester_id,
+        label: row.requester_label,
+        roles: JSON.parse(row.requester_roles) as string[],
+      };
       // The rules are applied again: the incident may have closed or the policy changed meanwhile.
       const decision = decideAccess(policy, requester.roles, ask, await this.facts(trx, ask, now));
       if (!decision.allowed) {
@@ -296,7 +312,8 @@ export class GateService {
     return inTransaction(this.deps.db, async (trx) => {
       const head = await lockLogbookHead(trx);
       const row = await this.pendingRequest(trx, requestId);
-      if (row.requester_id === approver.userId) throw forbidden('self-approval', 'You cannot decide on your own access request');
+      if (row.requester_id === approver.userId)
+        throw forbidden('self-approval', 'You cannot decide on your own access request');
       const entryId = newId();
       await appendLogbook(trx, head, {
         ...this.emptyRecord(entryId, 'refusal', now),
@@ -328,8 +345,10 @@ export class GateService {
       const head = await lockLogbookHead(trx);
       const row = await repo.findAccessRequest(trx, requestId);
       // Someone else's request does not exist for you.
-      if (!row || row.requester_id !== principal.userId) throw notFound('access-request-not-found', 'No such access request');
-      if (row.status === 'claimed') throw conflict('grant-already-issued', 'The grant of this request was already issued');
+      if (!row || row.requester_id !== principal.userId)
+        throw notFound('access-request-not-found', 'No such access request');
+      if (row.status === 'claimed')
+        throw conflict('grant-already-issued', 'The grant of this request was already issued');
       if (row.status !== 'approved') throw conflict('access-request-not-approved', `The request is ${row.status}`);
       if (now - Number(row.decided_at) > APPROVAL_CLAIM_WINDOW_MS) {
         throw conflict('approval-expired', 'The approval has expired; ask for access again');
@@ -338,11 +357,19 @@ export class GateService {
       const decision = decideAccess(policy, who.roles, ask, await this.facts(trx, ask, now));
       if (!decision.allowed) {
         const entryId = await this.logRefusal(trx, head, ask, who, decision, row.id, now);
-        await repo.updateAccessRequest(trx, row.id, 'approved', { status: 'refused', decision_entry_id: entryId, updated_at: now });
+        await repo.updateAccessRequest(trx, row.id, 'approved', {
+          status: 'refused',
+          decision_entry_id: entryId,
+          updated_at: now,
+        });
         return { refused: decision, entryId };
       }
       const issued = await this.issue(trx, head, ask, decision.scope, who, row.id, now);
-      await repo.updateAccessRequest(trx, row.id, 'approved', { status: 'claimed', grant_id: issued.grantId, updated_at: now });
+      await repo.updateAccessRequest(trx, row.id, 'approved', {
+        status: 'claimed',
+        grant_id: issued.grantId,
+        updated_at: now,
+      });
       return { issued };
     });
     if ('refused' in result && result.refused) throw accessRefused(result.refused, result.entryId ?? '');
@@ -350,7 +377,10 @@ export class GateService {
   }
 
   /** Approvers see every request (by status); everyone else only their own. */
-  async listRequests(principal: Principal, filter: { status?: string | undefined; limit?: number }): Promise<AccessRequestView[]> {
+  async listRequests(
+    principal: Principal,
+    filter: { status?: string | undefined; limit?: number },
+  ): Promise<AccessRequestView[]> {
     const approver = hasCapability(this.deps.policy(), principal.roles, 'approve-access');
     const rows = await repo.listAccessRequests(this.deps.db, {
       status: filter.status,
@@ -385,7 +415,8 @@ export class GateService {
   private async ownLiveGrant(principal: Principal, token: string): Promise<GrantView> {
     if (typeof token !== 'string' || token.length < 20 || token.length > 200) throw grantNotFound();
     const row = await repo.findGrantByTokenHash(this.deps.db, hashToken(token));
-    if (!row || row.user_id !== principal.userId || this.deps.clock.now() >= Number(row.expires_at)) throw grantNotFound();
+    if (!row || row.user_id !== principal.userId || this.deps.clock.now() >= Number(row.expires_at))
+      throw grantNotFound();
     return grantView(row);
   }
 

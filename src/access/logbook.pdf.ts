@@ -17,7 +17,8 @@ const AMSTERDAM = new Intl.DateTimeFormat('nl-NL', {
   timeZoneName: 'shortOffset',
 });
 
-export const localTime = (ms: number | null | undefined): string => (ms === null || ms === undefined ? '-' : AMSTERDAM.format(new Date(ms)));
+export const localTime = (ms: number | null | undefined): string =>
+  ms === null || ms === undefined ? '-' : AMSTERDAM.format(new Date(ms));
 
 export interface PdfInput {
   policyName: string;
@@ -39,7 +40,9 @@ export function renderLogbookPdf(input: PdfInput): Promise<Buffer> {
     doc.text(`${input.policyName} - M 6.4`);
     doc.text(`Gegenereerd / generated: ${localTime(input.generatedAt)} - ${input.entries.length} entries`);
     if (input.signedHead) {
-      doc.text(`Laatst ondertekende keten-kop / last signed chain head: record ${input.signedHead.seq}, ${input.signedHead.hash}`);
+      doc.text(
+        `Laatst ondertekende keten-kop / last signed chain head: record ${input.signedHead.seq}, ${input.signedHead.hash}`,
+      );
     }
     doc.fillColor('black').moveDown();
 
@@ -55,10 +58,15 @@ export function renderLogbookPdf(input: PdfInput): Promise<Buffer> {
         e.requestId ? `request ${e.requestId}` : '',
         e.disclosureId ? `disclosure ${e.disclosureId}` : '',
       ].filter(Boolean);
-      doc.font('Helvetica-Bold').fontSize(10).text(`#${e.seq}  ${localTime(e.occurredAt)}  ${e.userLabel} (${e.roles.join(', ')})`);
+      doc
+        .font('Helvetica-Bold')
+        .fontSize(10)
+        .text(`#${e.seq}  ${localTime(e.occurredAt)}  ${e.userLabel} (${e.roles.join(', ')})`);
       doc.font('Helvetica').fontSize(9);
       doc.text(`Doel / purpose: ${e.purpose ?? '-'}    Gegevens / data: ${e.category ?? '-'}`);
-      doc.text(`Bereik / scope: ${scope.join('; ') || '-'}    Periode / window: ${localTime(e.from)} - ${localTime(e.to)}`);
+      doc.text(
+        `Bereik / scope: ${scope.join('; ') || '-'}    Periode / window: ${localTime(e.from)} - ${localTime(e.to)}`,
+      );
       if (links.length) doc.text(`Koppeling / linked: ${links.join('; ')}`);
       doc.text(`Reden / reason: ${e.reason ?? '-'}`);
       doc.text(
@@ -70,8 +78,14 @@ export function renderLogbookPdf(input: PdfInput): Promise<Buffer> {
       doc.text(`Entry ${e.entryId}`, { continued: false });
       doc.moveDown(1.2);
       const y = doc.y;
-      doc.moveTo(doc.page.margins.left, y).lineTo(doc.page.margins.left + 220, y).stroke();
-      doc.moveTo(doc.page.margins.left + 260, y).lineTo(doc.page.margins.left + 400, y).stroke();
+      doc
+        .moveTo(doc.page.margins.left, y)
+        .lineTo(doc.page.margins.left + 220, y)
+        .stroke();
+      doc
+        .moveTo(doc.page.margins.left + 260, y)
+        .lineTo(doc.page.margins.left + 400, y)
+        .stroke();
       doc.fontSize(8).text('Handtekening manager / signature', doc.page.margins.left, y + 3);
       doc.text('Datum / date', doc.page.margins.left + 260, y + 3);
       doc.x = doc.page.margins.left;

@@ -60,14 +60,21 @@ export async function appendLogbookBatch(trx: Executor, head: ChainHead, rows: L
     return { ...full, prev_hash: prev, hash };
   });
   for (let i = 0; i < values.length; i += BATCH_ROWS) {
-    await trx.insertInto('logbook_records').values(values.slice(i, i + BATCH_ROWS)).execute();
+    await trx
+      .insertInto('logbook_records')
+      .values(values.slice(i, i + BATCH_ROWS))
+      .execute();
   }
   await trx.updateTable('chain_heads').set({ seq, hash }).where('chain', '=', LOGBOOK_CHAIN).execute();
   return { seq, hash };
 }
 
 export async function readLogbookHead(db: Executor): Promise<ChainHead> {
-  const head = await db.selectFrom('chain_heads').select(['seq', 'hash']).where('chain', '=', LOGBOOK_CHAIN).executeTakeFirst();
+  const head = await db
+    .selectFrom('chain_heads')
+    .select(['seq', 'hash'])
+    .where('chain', '=', LOGBOOK_CHAIN)
+    .executeTakeFirst();
   if (!head) throw headMissing();
   return { seq: Number(head.seq), hash: head.hash };
 }
@@ -172,7 +179,13 @@ export async function listChainSignatures(db: Executor): Promise<ChainSignature[
     .orderBy('seq')
     .orderBy('signed_at')
     .execute();
-  return rows.map((r) => ({ id: r.id, seq: Number(r.seq), hash: r.hash, signature: r.signature, signedAt: Number(r.signed_at) }));
+  return rows.map((r) => ({
+    id: r.id,
+    seq: Number(r.seq),
+    hash: r.hash,
+    signature: r.signature,
+    signedAt: Number(r.signed_at),
+  }));
 }
 
 export async function latestChainSignature(db: Executor): Promise<ChainSignature | null> {
@@ -183,5 +196,7 @@ export async function latestChainSignature(db: Executor): Promise<ChainSignature
     .orderBy('seq', 'desc')
     .limit(1)
     .executeTakeFirst();
-  return row ? { id: row.id, seq: Number(row.seq), hash: row.hash, signature: row.signature, signedAt: Number(row.signed_at) } : null;
+  return row
+    ? { id: row.id, seq: Number(row.seq), hash: row.hash, signature: row.signature, signedAt: Number(row.signed_at) }
+    : null;
 }

@@ -7,7 +7,7 @@ import { DAY, HOUR } from '../lib/clock.js';
 import { isDomainError, type DomainError } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { loadPolicy } from '../policy/index.js';
-import { addIncident, principal, seedRegistry, services } from './fixtures.test-support.js';
+import { addIncident, principal, seedRegistry, services } from '../../test/access-fixtures.js';
 import { appendLogbookBatch, inTransaction, lockLogbookHead, type LogbookInsert } from './logbook.repository.js';
 import { exportLogbookCsv, verifyLogbook } from './logbook.service.js';
 
@@ -48,7 +48,11 @@ async function fill(k: Kysely<Database>, count: number, now: number) {
   await inTransaction(k, async (trx) => {
     let head = await lockLogbookHead(trx);
     for (let i = 0; i < count; i += 10_000) {
-      head = await appendLogbookBatch(trx, head, Array.from({ length: Math.min(10_000, count - i) }, (_, j) => record(i + j, now)));
+      head = await appendLogbookBatch(
+        trx,
+        head,
+        Array.from({ length: Math.min(10_000, count - i) }, (_, j) => record(i + j, now)),
+      );
     }
   });
 }
@@ -71,7 +75,15 @@ describe.each(DIALECTS)('logbook on %s', (dialect) => {
     const viewer = principal('u-view', ['huismeester']);
     const signer = principal('u-sign', ['manager-vastgoed']);
     const other = principal('u-other', ['woonconsulent']);
-    const ask = { purpose: 'incident-assessment', category: 'footage', scope: { cameraIds: [seed.cameraIds[0]] }, from: now - 2 * HOUR, to: now - HOUR, reason: 'Graffiti', incidentId };
+    const ask = {
+      purpose: 'incident-assessment',
+      category: 'footage',
+      scope: { cameraIds: [seed.cameraIds[0]] },
+      from: now - 2 * HOUR,
+      to: now - HOUR,
+      reason: 'Graffiti',
+      incidentId,
+    };
     const a = await gate.requestAccess(viewer, ask);
     const b = await gate.requestAccess(viewer, ask);
     const c = await gate.requestAccess(signer, ask);
@@ -94,7 +106,9 @@ describe.each(DIALECTS)('logbook on %s', (dialect) => {
     // Overdue: b has no finding after logbookFindingDays; c no signature after logbookSignatureDays.
     expect(await logbook.overdue(signer)).toEqual([]);
     clock.advance(policy.deadlines.logbookFindingDays * DAY + 1);
-    expect((await logbook.overdue(signer)).map((e) => [e.entryId, e.overdue])).toEqual([[b.entryId, ['finding-overdue']]]);
+    expect((await logbook.overdue(signer)).map((e) => [e.entryId, e.overdue])).toEqual([
+      [b.entryId, ['finding-overdue']],
+    ]);
     clock.advance(policy.deadlines.logbookSignatureDays * DAY);
     const overdue = new Map((await logbook.overdue(signer)).map((e) => [e.entryId, e.overdue]));
     expect(overdue.get(b.entryId)).toEqual(['finding-overdue', 'signature-overdue']);
@@ -103,13 +117,23 @@ describe.each(DIALECTS)('logbook on %s', (dialect) => {
 
     // Filters.
     expect((await logbook.list(signer, { status: 'signed' })).map((e) => e.entryId)).toEqual([a.entryId]);
-    expect((await logbook.list(signer, { userId: viewer.userId })).map((e) => e.entryId)).toEqual([b.entryId, a.entryId]);
+    expect((await logbook.list(signer, { userId: viewer.userId })).map((e) => e.entryId)).toEqual([
+      b.entryId,
+      a.entryId,
+    ]);
     expect(await logbook.list(signer, { cameraId: seed.cameraIds[1] })).toEqual([]);
-    expect((await logbook.list(signer, { cameraId: seed.cameraIds[0], status: 'awaiting-finding' })).map((e) => e.entryId)).toEqual([b.entryId]);
+    expect(
+      (await logbook.list(signer, { cameraId: seed.cameraIds[0], status: 'awaiting-finding' })).map((e) => e.entryId),
+    ).toEqual([b.entryId]);
     expect(await logbook.list(signer, { purpose: 'technical-check' })).toEqual([]);
 
     // Reading needs read-logbook, and every read is audited (refused ones too).
-    const audits = async () => (await k.selectFrom('audit_events').select(['action', 'outcome', 'actor_id']).where('target_type', '=', 'logbook').execute());
+    const audits = async () =>
+      await k
+        .selectFrom('audit_events')
+        .select(['action', 'outcome', 'actor_id'])
+        .where('target_type', '=', 'logbook')
+        .execute();
     const before = (await audits()).length;
     expect((await caught(logbook.list(viewer, {}))).code).toBe('logbook-read-not-allowed');
     const csv = await logbook.exportCsv(signer, {});
@@ -131,7 +155,15 @@ describe.each(DIALECTS)('logbook on %s', (dialect) => {
     const now = clock.now();
     const seed = await seedRegistry(k, now);
     const incidentId = await addIncident(k, now);
-    await gate.requestAccess(principal('u-csv', ['wijkbeheerder']), { purpose: 'incident-assessment', category: 'footage', scope: { cameraIds: [seed.cameraIds[0]] }, from: now - 2 * HOUR, to: now - HOUR, reason: '=HYPERLINK("http://x")', incidentId });
+    await gate.requestAccess(principal('u-csv', ['wijkbeheerder']), {
+      purpose: 'incident-assessment',
+      category: 'footage',
+      scope: { cameraIds: [seed.cameraIds[0]] },
+      from: now - 2 * HOUR,
+      to: now - HOUR,
+      reason: '=HYPERLINK("http://x")',
+      incidentId,
+    });
     const csv = await exportLogbookCsv(k, { userId: 'u-csv' });
     expect(csv).toContain(`"'=HYPERLINK(""http://x"")"`);
   });
@@ -172,12 +204,25 @@ describe.each(DIALECTS)('logbook on %s', (dialect) => {
       expect(await verifyLogbook(tk, verifyKey)).toEqual({ ok: true, checked: 20, signedHeads: 1 });
     });
     it('edit a field', async () => {
-      const r = await tampered((t) => t.updateTable('logbook_records').set({ reason: 'innocent' }).where('seq', '=', 7).execute().then(() => {}));
+      const r = await tampered((t) =>
+        t
+          .updateTable('logbook_records')
+          .set({ reason: 'innocent' })
+          .where('seq', '=', 7)
+          .execute()
+          .then(() => {}),
+      );
       expect(r).toMatchObject({ ok: false, problem: { seq: 7 } });
       expect(r.problem?.message).toContain('altered');
     });
     it('delete a record', async () => {
-      const r = await tampered((t) => t.deleteFrom('logbook_records').where('seq', '=', 5).execute().then(() => {}));
+      const r = await tampered((t) =>
+        t
+          .deleteFrom('logbook_records')
+          .where('seq', '=', 5)
+          .execute()
+          .then(() => {}),
+      );
       expect(r).toMatchObject({ ok: false, problem: { seq: 6 } });
       expect(r.problem?.message).toContain('record 5 is missing');
     });
@@ -191,18 +236,37 @@ describe.each(DIALECTS)('logbook on %s', (dialect) => {
     });
     it('insert a record', async () => {
       const r = await tampered(async (t) => {
-        await t.updateTable('logbook_records').set({ seq: sql`seq + 1000` }).where('seq', '>=', 10).execute();
-        await t.updateTable('logbook_records').set({ seq: sql`seq - 999` }).where('seq', '>=', 1010).execute();
+        await t
+          .updateTable('logbook_records')
+          .set({ seq: sql`seq + 1000` })
+          .where('seq', '>=', 10)
+          .execute();
+        await t
+          .updateTable('logbook_records')
+          .set({ seq: sql`seq - 999` })
+          .where('seq', '>=', 1010)
+          .execute();
         const nine = await t.selectFrom('logbook_records').selectAll().where('seq', '=', 9).executeTakeFirstOrThrow();
-        await t.insertInto('logbook_records').values({ ...nine, seq: 10, id: newId(), reason: 'forged' }).execute();
+        await t
+          .insertInto('logbook_records')
+          .values({ ...nine, seq: 10, id: newId(), reason: 'forged' })
+          .execute();
       });
       expect(r).toMatchObject({ ok: false, problem: { seq: 10 } });
     });
     it('remove the tail and move the head back', async () => {
       const r = await tampered(async (t) => {
-        const eighteen = await t.selectFrom('logbook_records').select('hash').where('seq', '=', 18).executeTakeFirstOrThrow();
+        const eighteen = await t
+          .selectFrom('logbook_records')
+          .select('hash')
+          .where('seq', '=', 18)
+          .executeTakeFirstOrThrow();
         await t.deleteFrom('logbook_records').where('seq', '>', 18).execute();
-        await t.updateTable('chain_heads').set({ seq: 18, hash: eighteen.hash }).where('chain', '=', 'logbook').execute();
+        await t
+          .updateTable('chain_heads')
+          .set({ seq: 18, hash: eighteen.hash })
+          .where('chain', '=', 'logbook')
+          .execute();
       });
       expect(r).toMatchObject({ ok: false, problem: { seq: 19 } });
     });
@@ -213,9 +277,18 @@ describe.each(DIALECTS)('logbook on %s', (dialect) => {
         const { logbookHashBody } = await import('./logbook.rules.js');
         let prev = rows[11]!.hash;
         for (const row of rows.slice(12)) {
-          const changed = { ...row, seq: Number(row.seq), reason: row.seq === 13 ? 'rewritten' : row.reason, prev_hash: prev };
+          const changed = {
+            ...row,
+            seq: Number(row.seq),
+            reason: row.seq === 13 ? 'rewritten' : row.reason,
+            prev_hash: prev,
+          };
           const hash = chainHash(prev, logbookHashBody(changed));
-          await t.updateTable('logbook_records').set({ reason: changed.reason, prev_hash: prev, hash }).where('seq', '=', row.seq).execute();
+          await t
+            .updateTable('logbook_records')
+            .set({ reason: changed.reason, prev_hash: prev, hash })
+            .where('seq', '=', row.seq)
+            .execute();
           prev = hash;
         }
         await t.updateTable('chain_heads').set({ hash: prev }).where('chain', '=', 'logbook').execute();
@@ -224,7 +297,13 @@ describe.each(DIALECTS)('logbook on %s', (dialect) => {
       expect(r.problem?.message).toContain('signed');
     });
     it('a forged head signature', async () => {
-      const r = await tampered((t) => t.updateTable('chain_signatures').set({ hash: 'f'.repeat(64) }).execute().then(() => {}));
+      const r = await tampered((t) =>
+        t
+          .updateTable('chain_signatures')
+          .set({ hash: 'f'.repeat(64) })
+          .execute()
+          .then(() => {}),
+      );
       expect(r).toMatchObject({ ok: false, problem: { seq: 20 } });
       expect(r.problem?.message).toContain('not valid');
     });
@@ -236,11 +315,8 @@ describe.each(DIALECTS)('logbook on %s', (dialect) => {
       const { deps, clock, logbook } = services(big.kysely, loadPolicy('maaswonen-2024').policy);
       await fill(big.kysely, 100_000, clock.now());
       await logbook.signChainHead();
-      const started = performance.now();
       const result = await verifyLogbook(big.kysely, deps.verifyKey);
-      const seconds = (performance.now() - started) / 1000;
       expect(result).toEqual({ ok: true, checked: 100_000, signedHeads: 1 });
-      console.log(`${dialect}: verified 100,000 records in ${seconds.toFixed(2)} s`);
     } finally {
       await big.close();
     }

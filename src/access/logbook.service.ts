@@ -90,8 +90,16 @@ export interface LogbookVerifyResult {
 }
 
 /** Entries with their finding and signature, from consultation rows. */
-async function toViews(db: Executor, policy: Policy | null, rows: LogbookRecordRow[], now: number): Promise<EntryView[]> {
-  const followUps = await findFollowUps(db, rows.map((r) => r.id));
+async function toViews(
+  db: Executor,
+  policy: Policy | null,
+  rows: LogbookRecordRow[],
+  now: number,
+): Promise<EntryView[]> {
+  const followUps = await findFollowUps(
+    db,
+    rows.map((r) => r.id),
+  );
   const finding = new Map<string, LogbookRecordRow>();
   const signature = new Map<string, LogbookRecordRow>();
   for (const f of followUps) {
@@ -139,7 +147,12 @@ async function toViews(db: Executor, policy: Policy | null, rows: LogbookRecordR
   });
 }
 
-async function allEntries(db: Executor, policy: Policy | null, filter: LogbookFilter, now: number): Promise<EntryView[]> {
+async function allEntries(
+  db: Executor,
+  policy: Policy | null,
+  filter: LogbookFilter,
+  now: number,
+): Promise<EntryView[]> {
   const out: EntryView[] = [];
   let beforeSeq = filter.beforeSeq;
   for (;;) {
@@ -150,7 +163,8 @@ async function allEntries(db: Executor, policy: Policy | null, filter: LogbookFi
   }
 }
 
-const iso = (ms: number | null | undefined): string => (ms === null || ms === undefined ? '' : new Date(ms).toISOString());
+const iso = (ms: number | null | undefined): string =>
+  ms === null || ms === undefined ? '' : new Date(ms).toISOString();
 
 /** Cells starting with = + - @ (or tab/CR) are prefixed with ' so spreadsheets never run them. */
 function csvCell(value: string): string {
@@ -159,20 +173,64 @@ function csvCell(value: string): string {
 }
 
 const CSV_COLUMNS = [
-  'seq', 'entry_id', 'consulted_at_utc', 'user', 'user_id', 'roles', 'purpose', 'category', 'cameras', 'doors', 'tag',
-  'window_from_utc', 'window_to_utc', 'reason', 'incident_id', 'request_id', 'disclosure_id', 'access_request_id',
-  'grant_id', 'finding', 'finding_at_utc', 'finding_by', 'signed_by', 'signed_at_utc', 'status', 'overdue',
+  'seq',
+  'entry_id',
+  'consulted_at_utc',
+  'user',
+  'user_id',
+  'roles',
+  'purpose',
+  'category',
+  'cameras',
+  'doors',
+  'tag',
+  'window_from_utc',
+  'window_to_utc',
+  'reason',
+  'incident_id',
+  'request_id',
+  'disclosure_id',
+  'access_request_id',
+  'grant_id',
+  'finding',
+  'finding_at_utc',
+  'finding_by',
+  'signed_by',
+  'signed_at_utc',
+  'status',
+  'overdue',
 ] as const;
 
 export function entriesToCsv(entries: EntryView[]): string {
   const lines = [CSV_COLUMNS.join(',')];
   for (const e of entries) {
     const cells = [
-      String(e.seq), e.entryId, iso(e.occurredAt), e.userLabel, e.userId, e.roles.join(' '), e.purpose ?? '', e.category ?? '',
-      (e.scope.cameraIds ?? []).join(' '), (e.scope.doorIds ?? []).join(' '), e.scope.tag ?? '', iso(e.from), iso(e.to),
-      e.reason ?? '', e.incidentId ?? '', e.requestId ?? '', e.disclosureId ?? '', e.accessRequestId ?? '', e.grantId ?? '',
-      e.finding?.text ?? '', iso(e.finding?.at), e.finding?.byLabel ?? '', e.signature?.byLabel ?? '', iso(e.signature?.at),
-      e.status, e.overdue.join(' '),
+      String(e.seq),
+      e.entryId,
+      iso(e.occurredAt),
+      e.userLabel,
+      e.userId,
+      e.roles.join(' '),
+      e.purpose ?? '',
+      e.category ?? '',
+      (e.scope.cameraIds ?? []).join(' '),
+      (e.scope.doorIds ?? []).join(' '),
+      e.scope.tag ?? '',
+      iso(e.from),
+      iso(e.to),
+      e.reason ?? '',
+      e.incidentId ?? '',
+      e.requestId ?? '',
+      e.disclosureId ?? '',
+      e.accessRequestId ?? '',
+      e.grantId ?? '',
+      e.finding?.text ?? '',
+      iso(e.finding?.at),
+      e.finding?.byLabel ?? '',
+      e.signature?.byLabel ?? '',
+      iso(e.signature?.at),
+      e.status,
+      e.overdue.join(' '),
     ];
     lines.push(cells.map(csvCell).join(','));
   }
@@ -180,7 +238,12 @@ export function entriesToCsv(entries: EntryView[]): string {
 }
 
 /** For `protocam logbook export`: every consultation entry matching the filter, as CSV. */
-export async function exportLogbookCsv(db: Executor, filter: LogbookFilter = {}, policy: Policy | null = null, now = Date.now()): Promise<string> {
+export async function exportLogbookCsv(
+  db: Executor,
+  filter: LogbookFilter = {},
+  policy: Policy | null = null,
+  now = Date.now(),
+): Promise<string> {
   return entriesToCsv(await allEntries(db, policy, filter, now));
 }
 
@@ -208,8 +271,18 @@ export async function verifyLogbook(db: Executor, verifyKey: KeyObject): Promise
   const failChain = (p: ChainProblem) => fail({ seq: p.seq, message: describeProblem(p) });
   // A signed head whose signature does not verify was forged or altered.
   for (const s of signatures) {
-    if (!edVerify(null, chainHeadMessage(LOGBOOK_CHAIN, s.seq, s.hash, s.signedAt), verifyKey, Buffer.from(s.signature, 'base64'))) {
-      return fail({ seq: s.seq, message: `the signature on the chain head at record ${s.seq} is not valid (altered or forged)` });
+    if (
+      !edVerify(
+        null,
+        chainHeadMessage(LOGBOOK_CHAIN, s.seq, s.hash, s.signedAt),
+        verifyKey,
+        Buffer.from(s.signature, 'base64'),
+      )
+    ) {
+      return fail({
+        seq: s.seq,
+        message: `the signature on the chain head at record ${s.seq} is not valid (altered or forged)`,
+      });
     }
   }
   let expectedSeq = 1;
@@ -220,10 +293,14 @@ export async function verifyLogbook(db: Executor, verifyKey: KeyObject): Promise
       const seq = Number(row.seq);
       if (seq !== expectedSeq) return failChain({ kind: 'gap', seq, expectedSeq });
       if (row.prev_hash !== prevHash) return failChain({ kind: 'prev-hash-mismatch', seq });
-      if (fastLogbookHash(row.prev_hash, { ...row, seq }) !== row.hash) return failChain({ kind: 'hash-mismatch', seq });
+      if (fastLogbookHash(row.prev_hash, { ...row, seq }) !== row.hash)
+        return failChain({ kind: 'hash-mismatch', seq });
       const signed = bySeq.get(seq);
       if (signed && signed.some((s) => s.hash !== row.hash)) {
-        return fail({ seq, message: `record ${seq} no longer matches the chain head signed at that record (records up to ${seq} were rewritten)` });
+        return fail({
+          seq,
+          message: `record ${seq} no longer matches the chain head signed at that record (records up to ${seq} were rewritten)`,
+        });
       }
       prevHash = row.hash;
       expectedSeq += 1;
@@ -234,10 +311,14 @@ export async function verifyLogbook(db: Executor, verifyKey: KeyObject): Promise
   const lastSeq = expectedSeq - 1;
   const beyond = signatures.find((s) => s.seq > lastSeq);
   if (beyond) {
-    return fail({ seq: lastSeq + 1, message: `record ${lastSeq + 1} is missing: a head was signed at record ${beyond.seq} (records removed at the end)` });
+    return fail({
+      seq: lastSeq + 1,
+      message: `record ${lastSeq + 1} is missing: a head was signed at record ${beyond.seq} (records removed at the end)`,
+    });
   }
   const head = await readLogbookHead(db);
-  if (head.seq !== lastSeq || head.hash !== prevHash) return failChain({ kind: 'head-mismatch', seq: lastSeq, headSeq: head.seq });
+  if (head.seq !== lastSeq || head.hash !== prevHash)
+    return failChain({ kind: 'head-mismatch', seq: lastSeq, headSeq: head.seq });
   return { ok: true, checked, signedHeads: signatures.length };
 }
 
@@ -259,7 +340,8 @@ export class LogbookService {
         throw forbidden('finding-not-own', 'Only the user who consulted the data records its finding');
       }
       const existing = await findFollowUps(trx, [entry.id]);
-      if (existing.some((r) => r.kind === 'finding')) throw conflict('finding-exists', 'This entry already has a finding');
+      if (existing.some((r) => r.kind === 'finding'))
+        throw conflict('finding-exists', 'This entry already has a finding');
       await appendLogbook(trx, head, {
         ...this.followUp(principal, entry, 'finding', now),
         text: body,
@@ -278,9 +360,11 @@ export class LogbookService {
     return inTransaction(this.deps.db, async (trx) => {
       const head = await lockLogbookHead(trx);
       const entry = await this.consultation(trx, entryId);
-      if (entry.user_id === principal.userId) throw forbidden('self-signature', 'You cannot sign your own logbook entry');
+      if (entry.user_id === principal.userId)
+        throw forbidden('self-signature', 'You cannot sign your own logbook entry');
       const existing = await findFollowUps(trx, [entry.id]);
-      if (existing.some((r) => r.kind === 'signature')) throw conflict('already-signed', 'This entry is already signed');
+      if (existing.some((r) => r.kind === 'signature'))
+        throw conflict('already-signed', 'This entry is already signed');
       if (!existing.some((r) => r.kind === 'finding')) {
         throw conflict('finding-missing', 'The entry has no finding yet: the consulting user records it first');
       }
@@ -315,7 +399,9 @@ export class LogbookService {
   async exportPdf(principal: Principal, filter: LogbookFilter): Promise<Buffer> {
     const now = this.deps.clock.now();
     const policy = this.deps.policy();
-    const entries = await this.audited(principal, 'logbook.export-pdf', filter, (db, p, at) => allEntries(db, p, filter, at));
+    const entries = await this.audited(principal, 'logbook.export-pdf', filter, (db, p, at) =>
+      allEntries(db, p, filter, at),
+    );
     const head = await latestChainSignature(this.deps.db);
     return renderLogbookPdf({ policyName: policy.name, generatedAt: now, entries, signedHead: head });
   }
@@ -339,7 +425,13 @@ export class LogbookService {
       const latest = await latestChainSignature(trx);
       if (latest && latest.seq === head.seq) return { seq: latest.seq, hash: latest.hash, signedAt: latest.signedAt };
       const signature = edSign(null, chainHeadMessage(LOGBOOK_CHAIN, head.seq, head.hash, now), this.deps.signingKey);
-      await insertChainSignature(trx, { id: newId(), seq: head.seq, hash: head.hash, signature: signature.toString('base64'), signedAt: now });
+      await insertChainSignature(trx, {
+        id: newId(),
+        seq: head.seq,
+        hash: head.hash,
+        signature: signature.toString('base64'),
+        signedAt: now,
+      });
       return { seq: head.seq, hash: head.hash, signedAt: now };
     });
   }
@@ -389,12 +481,23 @@ export class LogbookService {
     const allowed = hasCapability(policy, principal.roles, 'read-logbook');
     const result = await inTransaction(this.deps.db, async (trx) => {
       if (!allowed) {
-        await this.audit.record(trx, { actor: actorOf(principal), action, targetType: 'logbook', outcome: 'refused', context });
+        await this.audit.record(trx, {
+          actor: actorOf(principal),
+          action,
+          targetType: 'logbook',
+          outcome: 'refused',
+          context,
+        });
         return null;
       }
       const value = await read(trx, policy, now);
       const count = Array.isArray(value) ? value.length : undefined;
-      await this.audit.record(trx, { actor: actorOf(principal), action, targetType: 'logbook', context: { ...context, count } });
+      await this.audit.record(trx, {
+        actor: actorOf(principal),
+        action,
+        targetType: 'logbook',
+        context: { ...context, count },
+      });
       return { value };
     });
     if (!result) throw forbidden('logbook-read-not-allowed', 'Your roles may not read the logbook');

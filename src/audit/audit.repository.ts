@@ -54,13 +54,20 @@ export async function appendAuditRow(trx: Executor, row: AuditInsert): Promise<n
   if (!head) throw new DomainError('internal', 'chain-head-missing', 'Audit chain head is missing');
   const seq = Number(head.seq);
   const hash = chainHash(head.hash, auditHashBody({ ...row, seq }));
-  await trx.insertInto('audit_events').values({ ...row, seq, prev_hash: head.hash, hash }).execute();
+  await trx
+    .insertInto('audit_events')
+    .values({ ...row, seq, prev_hash: head.hash, hash })
+    .execute();
   await trx.updateTable('chain_heads').set({ hash }).where('chain', '=', AUDIT_CHAIN).execute();
   return seq;
 }
 
 export async function readAuditHead(db: Executor): Promise<{ seq: number; hash: string }> {
-  const head = await db.selectFrom('chain_heads').select(['seq', 'hash']).where('chain', '=', AUDIT_CHAIN).executeTakeFirst();
+  const head = await db
+    .selectFrom('chain_heads')
+    .select(['seq', 'hash'])
+    .where('chain', '=', AUDIT_CHAIN)
+    .executeTakeFirst();
   if (!head) throw new DomainError('internal', 'chain-head-missing', 'Audit chain head is missing');
   return { seq: Number(head.seq), hash: head.hash };
 }

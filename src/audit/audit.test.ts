@@ -22,7 +22,14 @@ describe.each(DIALECTS)('audit trail on %s', (dialect) => {
   async function appendMany(n: number) {
     for (let i = 0; i < n; i++) {
       await db.kysely.transaction().execute((trx) =>
-        trail.record(trx, { actor, action: 'camera.updated', targetType: 'camera', targetId: `c${i}`, before: { n: i }, after: { n: i + 1 } }),
+        trail.record(trx, {
+          actor,
+          action: 'camera.updated',
+          targetType: 'camera',
+          targetId: `c${i}`,
+          before: { n: i },
+          after: { n: i + 1 },
+        }),
       );
     }
   }
@@ -71,7 +78,11 @@ describe.each(DIALECTS)('audit trail on %s', (dialect) => {
   it('concurrent appends form one linear chain', async () => {
     await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        db.kysely.transaction().execute((trx) => trail.record(trx, { actor, action: 'user.updated', targetType: 'user', targetId: `u${i}` })),
+        db.kysely
+          .transaction()
+          .execute((trx) =>
+            trail.record(trx, { actor, action: 'user.updated', targetType: 'user', targetId: `u${i}` }),
+          ),
       ),
     );
     expect(await verifyAuditChain(db.kysely)).toEqual({ ok: true, checked: 30 });

@@ -79,15 +79,29 @@ export async function verifyAuditChain(db: Executor, pageSize = 5000): Promise<V
     const rows = await readAuditPage(db, after, pageSize);
     for (const row of rows) {
       const seq = Number(row.seq);
-      const problem = verifier.check({ seq, prevHash: row.prev_hash, hash: row.hash, body: auditHashBody({ ...row, seq }) });
-      if (problem) return { ok: false, checked: verifier.checked, problem: { seq: problem.seq, message: describeProblem(problem) } };
+      const problem = verifier.check({
+        seq,
+        prevHash: row.prev_hash,
+        hash: row.hash,
+        body: auditHashBody({ ...row, seq }),
+      });
+      if (problem)
+        return {
+          ok: false,
+          checked: verifier.checked,
+          problem: { seq: problem.seq, message: describeProblem(problem) },
+        };
       after = seq;
     }
     if (rows.length < pageSize) break;
   }
   const headProblem = verifier.finish(await readAuditHead(db));
   if (headProblem) {
-    return { ok: false, checked: verifier.checked, problem: { seq: headProblem.seq, message: describeProblem(headProblem) } };
+    return {
+      ok: false,
+      checked: verifier.checked,
+      problem: { seq: headProblem.seq, message: describeProblem(headProblem) },
+    };
   }
   return { ok: true, checked: verifier.checked };
 }

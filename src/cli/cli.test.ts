@@ -67,6 +67,42 @@ describe('protocam migrate and audit verify', () => {
   });
 });
 
+describe('protocam user', () => {
+  it('add prints a one-time sign-in link; reset-password issues a new one; both are audited', async () => {
+    const dataDir = testDataDir();
+    const env = { PROTOCAM_DATA_DIR: dataDir, PROTOCAM_PORT: '9123' };
+    const added = await cli(['user', 'add', 'Marieke', '--roles', 'huismeester', '--name', 'Marieke de Vries'], env);
+    expect(added.code).toBe(0);
+    expect(added.out).toMatch(/User marieke added with role\(s\) huismeester/);
+    expect(added.out).toMatch(/http:\/\/127\.0\.0\.1:9123\/#\/first-sign-in\?token=[\w-]{20,}/);
+
+    const reset = await cli(['user', 'reset-password', 'marieke'], env);
+    expect(reset.code).toBe(0);
+    expect(reset.out).toContain('sessions are ended');
+
+    const db = openDatabase(`sqlite:${join(dataDir, 'protocam.db')}`);
+    const actions = await db.kysely
+      .selectFrom('audit_events')
+      .select(['action', 'actor_label'])
+      .where('actor_label', '=', 'cli')
+      .execute();
+    await db.close();
+    expect(actions.map((a) => a.action)).toEqual(expect.arrayContaining(['user.created', 'user.password-reset']));
+  });
+
+  it('refuses an unknown role and a bad field with a message naming it', async () => {
+    const env = { PROTOCAM_DATA_DIR: testDataDir() };
+    const unknownRole = await cli(['user', 'add', 'piet', '--roles', 'opzichter'], env);
+    expect(unknownRole.code).toBe(1);
+    expect(unknownRole.err).toContain('opzichter');
+    const badLanguage = await cli(['user', 'add', 'piet', '--roles', 'huismeester', '--language', 'de'], env);
+    expect(badLanguage.code).toBe(1);
+    expect(badLanguage.err).toContain('language');
+    const missing = await cli(['user', 'reset-password', 'nobody'], env);
+    expect(missing.code).toBe(1);
+  });
+});
+
 describe('protocam serve as a real process', () => {
   it('starts on the embedded default, creates secrets 0600, answers health, and stops on SIGTERM', async () => {
     const dataDir = testDataDir();
@@ -89,6 +125,22 @@ describe('protocam serve as a real process', () => {
     });
     const health = (await (await fetch(`${url}/api/health`)).json()) as { status: string };
     expect(health.status).toBe('ok');
+
+    // The printed one-time sign-in works once: the first administrator chooses a password.
+    const token = /first-sign-in\?token=([\w-]+)/.exec(output)?.[1];
+    expect(token).toBeDefined();
+    const signIn = await fetch(`${url}/api/auth/one-time`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token, newPassword: 'a long and good passphrase' }),
+    });
+    expect(signIn.status).toBe(200);
+    const again = await fetch(`${url}/api/auth/one-time`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token, newPassword: 'another long passphrase' }),
+    });
+    expect(again.status).toBe(401);
     expect(statSync(join(dataDir, 'secrets.json')).mode & 0o777).toBe(0o600);
     const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');

@@ -1,6 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
+import { exportLogbookCsv, verifyLogbook } from '../access/index.js';
 import { verifyAuditChain } from '../audit/audit.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { migrateToLatest, openDatabase } from '../db/database.js';
@@ -9,6 +10,7 @@ import { isDomainError } from '../lib/errors.js';
 import { createLogger } from '../lib/logger.js';
 import { openRuntime, startServer, type Runtime } from '../server.js';
 import { VERSION } from '../version.js';
+import { CLI_ACTOR } from '../users/index.js';
 import { consoleOutput, type CliOutput } from './output.js';
 import { policyCheck, policyShow } from './policy.commands.js';
 
@@ -47,7 +49,8 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
       const runtime = await openRuntime(cfg, context.clock, createLogger(cfg.logLevel));
       const started = await startServer(runtime);
       io.out(`Protocam ${VERSION} is running at ${started.url} (policy ${runtime.loaded.policy.id})`);
-      for (const warning of runtime.loaded.warnings) io.out(`  policy warning: ${warning.message} [${warning.articles.join(', ')}]`);
+      for (const warning of runtime.loaded.warnings)
+        io.out(`  policy warning: ${warning.message} [${warning.articles.join(', ')}]`);
       if (started.firstSignInUrl) {
         io.out('');
         io.out('First administrator: sign in once with this link within 24 hours and choose a password:');
@@ -104,6 +107,83 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
         }
         io.err(`Audit trail broken at record ${result.problem?.seq}: ${result.problem?.message}`);
         return 1;
+      });
+    });
+
+  const baseUrl = (cfg: Config) => (cfg.publicUrl ?? `http://${cfg.host}:${cfg.port}`).replace(/\/$/, '');
+  const user = program.command('user').description('manage users');
+  user
+    .command('add')
+    .argument('<username>', 'sign-in name (lower case)')
+    .requiredOption('--roles <roles>', 'comma-separated role ids from the policy, or admin')
+    .option('--name <display-name>', 'name shown to others (default: the username)')
+    .option('--email <email>', 'e-mail address')
+    .option('--language <nl|en>', 'interface language', 'nl')
+    .description('add a user and print a one-time sign-in link')
+    .action(async (username: string, options: { roles: string; name?: string; email?: string; language: string }) => {
+      exitCode = await withRuntime(async (runtime) => {
+        const issued = await runtime.users.addUser(CLI_ACTOR, {
+          username,
+          displayName: options.name ?? username,
+          roles: options.roles
+            .split(',')
+            .map((r) => r.trim())
+            .filter(Boolean),
+          language: options.language as 'nl' | 'en',
+          ...(options.email ? { email: options.email } : {}),
+        });
+        io.out(`User ${issued.user.username} added with role(s) ${issued.user.roles.join(', ')}.`);
+        io.out(`One-time sign-in (valid until ${issued.expiresAt}):`);
+        io.out(`  ${baseUrl(runtime.config)}${issued.signInPath}`);
+        return 0;
+      });
+    });
+  user
+    .command('reset-password')
+    .argument('<username>')
+    .description("clear a user's password, end their sessions, and print a new one-time sign-in link")
+    .action(async (username: string) => {
+      exitCode = await withRuntime(async (runtime) => {
+        const issued = await runtime.users.resetPassword(username, CLI_ACTOR);
+        io.out(`Password of ${issued.user.username} cleared; their sessions are ended.`);
+        io.out(`One-time sign-in (valid until ${issued.expiresAt}):`);
+        io.out(`  ${baseUrl(runtime.config)}${issued.signInPath}`);
+        return 0;
+      });
+    });
+
+  const logbook = program.command('logbook').description('the consultation logbook (M 6.4)');
+  logbook
+    .command('verify')
+    .description('walk the hash chain and the signed heads; exit 1 naming the first bad record')
+    .action(async () => {
+      exitCode = await withRuntime(async (runtime) => {
+        const result = await verifyLogbook(runtime.db.kysely, runtime.secrets.verifyKey);
+        if (result.ok) {
+          io.out(`Logbook intact: ${result.checked} records verified, ${result.signedHeads} signed head(s).`);
+          return 0;
+        }
+        io.err(`Logbook broken at record ${result.problem?.seq}: ${result.problem?.message}`);
+        return 1;
+      });
+    });
+  logbook
+    .command('export')
+    .description('print the logbook as CSV (for signing on paper or archiving)')
+    .action(async () => {
+      exitCode = await withRuntime(async (runtime) => {
+        const csv = await exportLogbookCsv(runtime.db.kysely, {}, runtime.loaded.policy, context.clock.now());
+        // Reading the logbook is audited, also from the command line (whoever has shell access).
+        await runtime.db.kysely.transaction().execute((trx) =>
+          runtime.audit.record(trx, {
+            actor: CLI_ACTOR,
+            action: 'logbook.export-csv',
+            targetType: 'logbook',
+            context: { via: 'cli' },
+          }),
+        );
+        io.out(csv);
+        return 0;
       });
     });
 

@@ -1,4 +1,11 @@
-import { canSeePersonalData, DATA_CATEGORIES, loadPolicy, PURPOSE_LABELS, retentionMs, type PolicyIssue } from '../policy/index.js';
+import {
+  canSeePersonalData,
+  DATA_CATEGORIES,
+  loadPolicy,
+  PURPOSE_LABELS,
+  retentionMs,
+  type PolicyIssue,
+} from '../policy/index.js';
 import { HOUR } from '../lib/clock.js';
 import type { CliOutput } from './output.js';
 

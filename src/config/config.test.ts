@@ -68,7 +68,9 @@ describe('configuration', () => {
   });
 
   it('names the file variable when the config file is missing or has unknown keys', () => {
-    expect(errorOf(() => loadConfig({ PROTOCAM_CONFIG_FILE: '/nonexistent/protocam.yaml' }))).toContain('PROTOCAM_CONFIG_FILE');
+    expect(errorOf(() => loadConfig({ PROTOCAM_CONFIG_FILE: '/nonexistent/protocam.yaml' }))).toContain(
+      'PROTOCAM_CONFIG_FILE',
+    );
     const dir = testDataDir();
     const file = join(dir, 'bad.json');
     writeFileSync(file, JSON.stringify({ prot: 1 }));

@@ -32,8 +32,14 @@ const rawConfigSchema = z.strictObject({
   timeZone: timeZone.default('Europe/Amsterdam'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   publicUrl: z.url().optional(),
-  sessionHours: z.coerce.number().int().min(1).max(24 * 14).default(12),
+  sessionHours: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 14)
+    .default(12),
   organisationName: z.string().min(1).max(200).default('Woningcorporatie'),
+  trustProxy: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).default(false),
 });
 
 export type Config = {
@@ -49,6 +55,7 @@ export type Config = {
   secureCookies: boolean;
   sessionHours: number;
   organisationName: string;
+  trustProxy: boolean;
 };
 
 /** Environment variable names, by config key. */
@@ -63,6 +70,7 @@ export const ENV_NAMES: Record<keyof z.infer<typeof rawConfigSchema>, string> = 
   publicUrl: 'PROTOCAM_PUBLIC_URL',
   sessionHours: 'PROTOCAM_SESSION_HOURS',
   organisationName: 'PROTOCAM_ORGANISATION_NAME',
+  trustProxy: 'PROTOCAM_TRUST_PROXY',
 };
 
 function readConfigFile(path: string): Record<string, unknown> {

@@ -44,7 +44,11 @@ export async function migrateToLatest(db: Db): Promise<MigrationResultSet> {
   });
   const result = await migrator.migrateToLatest();
   if (result.error) {
-    throw new DomainError('internal', 'migration-failed', `Database migration failed: ${String(result.error)}`);
+    throw new DomainError(
+      'internal',
+      'migration-failed',
+      `Database migration failed: ${result.error instanceof Error ? result.error.message : JSON.stringify(result.error)}`,
+    );
   }
   return result;
 }

@@ -55,7 +55,12 @@ describe('HTTP edge', () => {
   });
 
   it('answers malformed JSON and oversized bodies with 4xx codes', async () => {
-    const malformed = await app.inject({ method: 'POST', url: '/api/echo', headers: { 'content-type': 'application/json' }, payload: '{"name":' });
+    const malformed = await app.inject({
+      method: 'POST',
+      url: '/api/echo',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"name":',
+    });
     expect(malformed.statusCode).toBe(400);
     expect(malformed.json().error.code).toBe('malformed-json');
     const big = await app.inject({ method: 'POST', url: '/api/echo', payload: { name: 'x'.repeat(5000) } });

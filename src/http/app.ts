@@ -22,6 +22,8 @@ export interface AppOptions {
   routes: FastifyPluginAsyncZod[];
   /** Static web page(s), served at /. */
   web?: FastifyPluginAsyncZod;
+  /** Trust X-Forwarded-For from a reverse proxy (sign-in limits count per client address). */
+  trustProxy?: boolean;
   /** Largest accepted request body; large uploads get their own routes with their own limit. */
   bodyLimit?: number;
 }
@@ -36,6 +38,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? 256 * 1024,
+    trustProxy: options.trustProxy ?? false,
     ajv: { customOptions: { removeAdditional: false } },
   }).withTypeProvider<ZodTypeProvider>();
 

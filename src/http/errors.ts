@@ -67,5 +67,7 @@ const FASTIFY_CODES: Record<string, string> = {
 };
 
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply) {
-  return reply.status(404).send({ error: { code: 'route-not-found', message: `No route ${request.method} ${request.url}` } });
+  return reply
+    .status(404)
+    .send({ error: { code: 'route-not-found', message: `No route ${request.method} ${request.url}` } });
 }

@@ -25,7 +25,8 @@ export const ADMIN_ROLE = 'admin';
 export function requirePrincipal(request: FastifyRequest): Principal {
   const principal = request.principal;
   if (!principal) throw unauthenticated('not-signed-in', 'Sign in first');
-  if (!principal.secondFactorDone) throw unauthenticated('second-factor-required', 'Complete the second sign-in step (TOTP) first');
+  if (!principal.secondFactorDone)
+    throw unauthenticated('second-factor-required', 'Complete the second sign-in step (TOTP) first');
   return principal;
 }
 

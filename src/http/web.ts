@@ -12,7 +12,10 @@ export function minimalWeb(): FastifyPluginAsyncZod {
     app.get('/', { schema: { hide: true } }, (_request, reply) =>
       reply
         .header('content-type', 'text/html; charset=utf-8')
-        .header('content-security-policy', "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+        .header(
+          'content-security-policy',
+          "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        )
         .send(page),
     );
   };

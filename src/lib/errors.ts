@@ -36,8 +36,7 @@ export const conflict = (code: string, message: string, details?: Record<string,
   new DomainError('conflict', code, message, details);
 export const refused = (code: string, message: string, details?: Record<string, unknown>) =>
   new DomainError('refused', code, message, details);
-export const unauthenticated = (code: string, message: string) =>
-  new DomainError('unauthenticated', code, message);
+export const unauthenticated = (code: string, message: string) => new DomainError('unauthenticated', code, message);
 export const tooMany = (code: string, message: string, details?: Record<string, unknown>) =>
   new DomainError('too-many', code, message, details);
 

@@ -26,26 +26,36 @@ describe('structural errors name the field path', () => {
     const doc = preset('maaswonen-2024');
     doc.roles[2].permissions[0].purpose = 'support-accusation';
     const { errors } = checkPolicy(doc);
-    expect(errors).toEqual([expect.objectContaining({ path: 'roles[2].permissions[0].purpose', code: 'invalid-value' })]);
+    expect(errors).toEqual([
+      expect.objectContaining({ path: 'roles[2].permissions[0].purpose', code: 'invalid-value' }),
+    ]);
   });
 
   it('an unknown purpose key in purposes', () => {
     const doc = preset('maaswonen-2024');
     doc.purposes['prove-accusation'] = doc.purposes['tag-function-check'];
-    expect(checkPolicy(doc).errors).toEqual([expect.objectContaining({ path: 'purposes.prove-accusation', code: 'unknown-field' })]);
+    expect(checkPolicy(doc).errors).toEqual([
+      expect.objectContaining({ path: 'purposes.prove-accusation', code: 'unknown-field' }),
+    ]);
   });
 
   it('a wrong type', () => {
     const doc = preset('wooninvest-2021');
     doc.deadlines.holdReviewDays = '90';
-    expect(checkPolicy(doc).errors).toEqual([expect.objectContaining({ path: 'deadlines.holdReviewDays', code: 'wrong-type' })]);
+    expect(checkPolicy(doc).errors).toEqual([
+      expect.objectContaining({ path: 'deadlines.holdReviewDays', code: 'wrong-type' }),
+    ]);
   });
 
   it('a malformed duration or role id', () => {
     const doc = preset('wooninvest-2021');
     doc.dataCategories.footage.retention = '3 days';
     doc.roles[0].id = 'Wijk Beheerder';
-    expect(checkPolicy(doc).errors.map((e) => e.path).sort()).toEqual(['dataCategories.footage.retention', 'roles[0].id']);
+    expect(
+      checkPolicy(doc)
+        .errors.map((e) => e.path)
+        .sort(),
+    ).toEqual(['dataCategories.footage.retention', 'roles[0].id']);
   });
 });
 
@@ -53,14 +63,19 @@ describe('cross-reference errors', () => {
   it('duplicate role ids', () => {
     const doc = preset('wooninvest-2021');
     doc.roles.push({ ...doc.roles[0] });
-    expect(checkPolicy(doc).errors).toEqual([expect.objectContaining({ path: 'roles[3].id', code: 'duplicate-role-id' })]);
+    expect(checkPolicy(doc).errors).toEqual([
+      expect.objectContaining({ path: 'roles[3].id', code: 'duplicate-role-id' }),
+    ]);
   });
 
   it('a permission on a category its purpose does not cover', () => {
     const doc = preset('maaswonen-2024');
     doc.roles[6].permissions[0].categories = ['footage', 'tag-holders']; // technisch-onderhoud
     expect(checkPolicy(doc).errors).toEqual([
-      expect.objectContaining({ path: 'roles[6].permissions[0].categories[1]', code: 'permission-category-not-in-purpose' }),
+      expect.objectContaining({
+        path: 'roles[6].permissions[0].categories[1]',
+        code: 'permission-category-not-in-purpose',
+      }),
     ]);
   });
 
@@ -102,7 +117,11 @@ describe('cross-reference errors', () => {
     doc.disclosure.categories['door-events'].recipients.push('insurer');
     const { errors } = checkPolicy(doc);
     expect(errors).toEqual([
-      expect.objectContaining({ path: 'disclosure.categories.door-events.recipients[1]', code: 'access-data-disclosure-beyond-police', articles: ['M 5.7'] }),
+      expect.objectContaining({
+        path: 'disclosure.categories.door-events.recipients[1]',
+        code: 'access-data-disclosure-beyond-police',
+        articles: ['M 5.7'],
+      }),
     ]);
   });
 

@@ -62,12 +62,19 @@ export function loadPolicy(ref: string): LoadedPolicy {
     doc = readDocument(ref);
     source = 'file';
   } else {
-    throw invalid('policy-unknown', `Unknown policy "${ref}": use one of ${listPresets().join(', ')} or a .yaml/.yml/.json file`);
+    throw invalid(
+      'policy-unknown',
+      `Unknown policy "${ref}": use one of ${listPresets().join(', ')} or a .yaml/.yml/.json file`,
+    );
   }
   const { policy, errors, warnings } = checkPolicy(doc);
   if (!policy || errors.length) {
-    const lines = errors.map((e) => `  ${e.path}: ${e.message}${e.articles.length ? ` (${e.articles.join(', ')})` : ''}`);
-    throw new DomainError('invalid', 'policy-invalid', `Policy ${ref} is invalid:\n${lines.join('\n')}`, { issues: errors });
+    const lines = errors.map(
+      (e) => `  ${e.path}: ${e.message}${e.articles.length ? ` (${e.articles.join(', ')})` : ''}`,
+    );
+    throw new DomainError('invalid', 'policy-invalid', `Policy ${ref} is invalid:\n${lines.join('\n')}`, {
+      issues: errors,
+    });
   }
   return { policy, warnings, source, ref, hash: policyHash(policy) };
 }

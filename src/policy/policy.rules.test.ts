@@ -24,7 +24,15 @@ const w = loadPolicy('wooninvest-2021').policy;
 function grants(policy: Policy, roleId: string): string[] {
   const out: string[] = [];
   for (const purpose of PURPOSES) {
-    for (const category of ['footage', 'door-events', 'tag-holders', 'logbook', 'audit-trail', 'requests', 'exports'] as const) {
+    for (const category of [
+      'footage',
+      'door-events',
+      'tag-holders',
+      'logbook',
+      'audit-trail',
+      'requests',
+      'exports',
+    ] as const) {
       if (isAllowed(policy, [roleId], purpose, category)) out.push(`${purpose}:${category}`);
     }
   }
@@ -55,7 +63,11 @@ describe('MaasWonen roles have exactly the access the protocol gives', () => {
     'subject-access:footage',
     'subject-access:tag-holders',
   ];
-  const viewerGrants = ['incident-assessment:footage', 'tag-function-check:door-events', 'tag-function-check:tag-holders'];
+  const viewerGrants = [
+    'incident-assessment:footage',
+    'tag-function-check:door-events',
+    'tag-function-check:tag-holders',
+  ];
   it.each([
     ['manager-klant-wonen', managerGrants],
     ['manager-vastgoed', managerGrants],
@@ -70,7 +82,15 @@ describe('MaasWonen roles have exactly the access the protocol gives', () => {
 
   it('has no other roles', () => {
     expect(roleIds(m).sort()).toEqual(
-      ['huismeester', 'jurist', 'manager', 'manager-klant-wonen', 'manager-vastgoed', 'technisch-onderhoud', 'woonconsulent'].sort(),
+      [
+        'huismeester',
+        'jurist',
+        'manager',
+        'manager-klant-wonen',
+        'manager-vastgoed',
+        'technisch-onderhoud',
+        'woonconsulent',
+      ].sort(),
     );
   });
 

@@ -79,7 +79,12 @@ export function rolesAllowing(policy: Policy, purpose: Purpose, category: DataCa
 }
 
 /** True if any of `roleIdList` may use `purpose` on `category` under this policy. */
-export function isAllowed(policy: Policy, roleIdList: readonly string[], purpose: Purpose, category: DataCategory): boolean {
+export function isAllowed(
+  policy: Policy,
+  roleIdList: readonly string[],
+  purpose: Purpose,
+  category: DataCategory,
+): boolean {
   const allowing = rolesAllowing(policy, purpose, category);
   return roleIdList.some((id) => allowing.includes(id));
 }

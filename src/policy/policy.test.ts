@@ -45,14 +45,19 @@ describe('presets', () => {
 
   it('both presets warn that no DPIA reference is recorded (GDPR 35) and nothing else unexpected', () => {
     expect(loadPolicy('wooninvest-2021').warnings.map((w) => w.code)).toEqual(['no-dpia-reference']);
-    expect(loadPolicy('maaswonen-2024').warnings.map((w) => w.code).sort()).toEqual(['fee-first-copy', 'no-dpia-reference']);
+    expect(
+      loadPolicy('maaswonen-2024')
+        .warnings.map((w) => w.code)
+        .sort(),
+    ).toEqual(['fee-first-copy', 'no-dpia-reference']);
   });
 
   it('every role, category and purpose of each preset cites at least one article', () => {
     for (const name of listPresets()) {
       const { policy } = loadPolicy(name);
       for (const role of policy.roles) expect(role.articles.length, role.id).toBeGreaterThan(0);
-      for (const [key, rule] of Object.entries(policy.dataCategories)) expect(rule.articles.length, key).toBeGreaterThan(0);
+      for (const [key, rule] of Object.entries(policy.dataCategories))
+        expect(rule.articles.length, key).toBeGreaterThan(0);
       for (const [key, rule] of Object.entries(policy.purposes)) expect(rule.articles.length, key).toBeGreaterThan(0);
     }
   });

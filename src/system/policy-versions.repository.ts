@@ -2,7 +2,13 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 
 export async function latestPolicyVersion(db: Kysely<Database>) {
-  return db.selectFrom('policy_versions').selectAll().orderBy('loaded_at', 'desc').orderBy('id').limit(1).executeTakeFirst();
+  return db
+    .selectFrom('policy_versions')
+    .selectAll()
+    .orderBy('loaded_at', 'desc')
+    .orderBy('id')
+    .limit(1)
+    .executeTakeFirst();
 }
 
 export async function insertPolicyVersion(

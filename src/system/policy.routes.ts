@@ -19,7 +19,9 @@ export function policyRoutes(deps: { loaded: LoadedPolicy }): FastifyPluginAsync
               ref: z.string(),
               hash: z.string(),
               policy: z.unknown(),
-              warnings: z.array(z.object({ path: z.string(), code: z.string(), message: z.string(), articles: z.array(z.string()) })),
+              warnings: z.array(
+                z.object({ path: z.string(), code: z.string(), message: z.string(), articles: z.array(z.string()) }),
+              ),
             }),
           },
         },

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 
 // One set of migrations for SQLite and PostgreSQL: only portable column types
 // (text, bigint for epoch-ms times and sequence numbers, integer for 0/1 flags).
@@ -26,7 +26,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('hash', 'text', (c) => c.notNull())
     .execute();
   // Heads exist from the start so that the first concurrent appends contend on one row.
-  await db.insertInto('chain_heads' as never).values({ chain: 'audit', seq: 0, hash: '0'.repeat(64) } as never).execute();
+  await sql`insert into chain_heads (chain, seq, hash) values (${'audit'}, 0, ${'0'.repeat(64)})`.execute(db);
 
   await db.schema
     .createTable('audit_events')
@@ -177,8 +177,19 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
 export async function down(db: Kysely<unknown>): Promise<void> {
   for (const table of [
-    'doors', 'cameras', 'areas', 'entrances', 'buildings', 'complexes', 'organisations',
-    'sessions', 'users', 'audit_events', 'chain_heads', 'policy_versions', 'installation',
+    'doors',
+    'cameras',
+    'areas',
+    'entrances',
+    'buildings',
+    'complexes',
+    'organisations',
+    'sessions',
+    'users',
+    'audit_events',
+    'chain_heads',
+    'policy_versions',
+    'installation',
   ]) {
     await db.schema.dropTable(table).execute();
   }

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 
 // The access gate and the logbook (issue 3). Portable column types only, as in 0001.
 // `incidents`, `subject_requests` and `disclosures` are minimal here: the gate needs them to
@@ -62,7 +62,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('access_requests_status').on('access_requests').columns(['status', 'created_at']).execute();
+  await db.schema
+    .createIndex('access_requests_status')
+    .on('access_requests')
+    .columns(['status', 'created_at'])
+    .execute();
   await db.schema.createIndex('access_requests_requester').on('access_requests').column('requester_id').execute();
 
   await db.schema
@@ -110,7 +114,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('prev_hash', 'text', (c) => c.notNull())
     .addColumn('hash', 'text', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('logbook_records_kind_time').on('logbook_records').columns(['kind', 'occurred_at']).execute();
+  await db.schema
+    .createIndex('logbook_records_kind_time')
+    .on('logbook_records')
+    .columns(['kind', 'occurred_at'])
+    .execute();
   await db.schema.createIndex('logbook_records_entry').on('logbook_records').columns(['entry_id', 'kind']).execute();
   await db.schema.createIndex('logbook_records_user').on('logbook_records').column('user_id').execute();
 
@@ -126,12 +134,23 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.createIndex('chain_signatures_seq').on('chain_signatures').columns(['chain', 'seq']).execute();
 
   // The head exists from the start so that the first concurrent appends contend on one row.
-  await db.insertInto('chain_heads' as never).values({ chain: 'logbook', seq: 0, hash: '0'.repeat(64) } as never).execute();
+  await sql`insert into chain_heads (chain, seq, hash) values (${'logbook'}, 0, ${'0'.repeat(64)})`.execute(db);
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  await db.deleteFrom('chain_heads' as never).where('chain' as never, '=', 'logbook' as never).execute();
-  for (const table of ['chain_signatures', 'logbook_records', 'grants', 'access_requests', 'disclosures', 'subject_requests', 'incidents']) {
+  await db
+    .deleteFrom('chain_heads' as never)
+    .where('chain' as never, '=', 'logbook' as never)
+    .execute();
+  for (const table of [
+    'chain_signatures',
+    'logbook_records',
+    'grants',
+    'access_requests',
+    'disclosures',
+    'subject_requests',
+    'incidents',
+  ]) {
     await db.schema.dropTable(table).execute();
   }
 }

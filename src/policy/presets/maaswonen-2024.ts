@@ -266,7 +266,8 @@ export const maaswonen2024 = {
     requiresDpiaReference: true,
     requiresEndDate: true,
     maxDurationDays: 30,
-    allowedGrounds: 'Only where necessary after weighing proportionality and subsidiarity, with a written motivation (M 3.3).',
+    allowedGrounds:
+      'Only where necessary after weighing proportionality and subsidiarity, with a written motivation (M 3.3).',
     articles: ['M 3.3', 'GDPR 35'],
     note: `Concrete suspicion, DPIA, end date and the 30-day maximum are the ${PRESET_CHOICE.toLowerCase()} They make M 3.3's necessity test checkable.`,
   },

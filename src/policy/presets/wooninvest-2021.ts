@@ -128,7 +128,10 @@ export const wooninvest2021 = {
   },
   disclosure: {
     categories: {
-      footage: { recipients: ['police', 'insurer', 'court-proceedings', 'legitimate-interest-third-party'], articles: ['W 5.1', 'W 1'] },
+      footage: {
+        recipients: ['police', 'insurer', 'court-proceedings', 'legitimate-interest-third-party'],
+        articles: ['W 5.1', 'W 1'],
+      },
     },
     police: {
       requireLegalBasis: true,
