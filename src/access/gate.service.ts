@@ -39,8 +39,8 @@ import {
   lockLogbookHead,
   type ChainHead,
   type Executor,
-  type LogbookInsert,
 } from './logbook.repository.js';
+import { blankLogbookRecord } from './logbook.rules.js';
 
 /** What the gate needs: no more. `policy` is read per call, so a policy change applies at once. */
 export interface AccessDeps {
@@ -284,7 +284,7 @@ export class GateService {
       }
       const entryId = newId();
       await appendLogbook(trx, head, {
-        ...this.emptyRecord(entryId, 'approval', now),
+        ...blankLogbookRecord(entryId, 'approval', now, null),
         ...askFields(ask, whoOf(approver)),
         access_request_id: row.id,
         text: `Approved the access request of ${requester.label}`,
@@ -316,7 +316,7 @@ export class GateService {
         throw forbidden('self-approval', 'You cannot decide on your own access request');
       const entryId = newId();
       await appendLogbook(trx, head, {
-        ...this.emptyRecord(entryId, 'refusal', now),
+        ...blankLogbookRecord(entryId, 'refusal', now, null),
         ...askFields(this.askOf(row), whoOf(approver)),
         access_request_id: row.id,
         refusal_code: 'rejected-by-approver',
@@ -467,31 +467,6 @@ export class GateService {
     return facts;
   }
 
-  private emptyRecord(id: string, kind: string, now: number): LogbookInsert {
-    return {
-      id,
-      kind,
-      occurred_at: now,
-      user_id: '',
-      user_label: '',
-      roles: '[]',
-      purpose: null,
-      category: null,
-      reason: null,
-      scope: null,
-      window_from: null,
-      window_to: null,
-      incident_id: null,
-      request_id: null,
-      disclosure_id: null,
-      access_request_id: null,
-      grant_id: null,
-      entry_id: null,
-      refusal_code: null,
-      text: null,
-    };
-  }
-
   private async logRefusal(
     trx: Executor,
     head: ChainHead,
@@ -503,7 +478,7 @@ export class GateService {
   ): Promise<string> {
     const id = newId();
     await appendLogbook(trx, head, {
-      ...this.emptyRecord(id, 'refusal', now),
+      ...blankLogbookRecord(id, 'refusal', now, null),
       ...askFields(ask, who),
       access_request_id: accessRequestId,
       refusal_code: decision.reason,
@@ -526,7 +501,7 @@ export class GateService {
     const entryId = newId();
     const expiresAt = now + GRANT_TTL_MS;
     await appendLogbook(trx, head, {
-      ...this.emptyRecord(entryId, 'consultation', now),
+      ...blankLogbookRecord(entryId, 'consultation', now, null),
       ...askFields(ask, who),
       access_request_id: accessRequestId,
       grant_id: grantId,

@@ -10,6 +10,7 @@
  * `fastLogbookHash(r) === chainHash(r.prev_hash, logbookHashBody(r))`.
  */
 import { hash as sha256Once } from 'node:crypto';
+import type { LogbookRecordsTable } from '../db/schema.js';
 import { DAY } from '../lib/clock.js';
 import type { Policy } from '../policy/index.js';
 
@@ -18,29 +19,38 @@ export const LOGBOOK_CHAIN = 'logbook';
 export const LOGBOOK_KINDS = ['consultation', 'refusal', 'approval', 'finding', 'signature'] as const;
 export type LogbookKind = (typeof LOGBOOK_KINDS)[number];
 
-/** A logbook record as stored (times epoch ms, roles and scope as JSON text). */
-export interface LogbookFields {
-  seq: number;
-  id: string;
-  kind: string;
-  occurred_at: number;
-  user_id: string;
-  user_label: string;
-  roles: string;
-  purpose: string | null;
-  category: string | null;
-  reason: string | null;
-  scope: string | null;
-  window_from: number | null;
-  window_to: number | null;
-  incident_id: string | null;
-  request_id: string | null;
-  disclosure_id: string | null;
-  access_request_id: string | null;
-  grant_id: string | null;
-  entry_id: string | null;
-  refusal_code: string | null;
-  text: string | null;
+/** A logbook record as stored (times epoch ms, roles and scope as JSON text), without its chain hashes. */
+export type LogbookFields = Omit<LogbookRecordsTable, 'prev_hash' | 'hash'>;
+
+/** A record with every optional field empty: callers fill in what their kind of record carries. */
+export function blankLogbookRecord(
+  id: string,
+  kind: LogbookKind,
+  occurredAt: number,
+  who: { userId: string; username: string; roles: readonly string[] } | null,
+): Omit<LogbookFields, 'seq'> {
+  return {
+    id,
+    kind,
+    occurred_at: occurredAt,
+    user_id: who?.userId ?? '',
+    user_label: who?.username ?? '',
+    roles: JSON.stringify(who?.roles ?? []),
+    purpose: null,
+    category: null,
+    reason: null,
+    scope: null,
+    window_from: null,
+    window_to: null,
+    incident_id: null,
+    request_id: null,
+    disclosure_id: null,
+    access_request_id: null,
+    grant_id: null,
+    entry_id: null,
+    refusal_code: null,
+    text: null,
+  };
 }
 
 /** The fields covered by the hash (everything but prev_hash and hash). Never rename one. */

@@ -35,6 +35,7 @@ import {
   type Executor,
 } from './logbook.repository.js';
 import {
+  blankLogbookRecord,
   chainHeadMessage,
   entryDeadlines,
   entryStatus,
@@ -445,28 +446,7 @@ export class LogbookService {
   }
 
   private followUp(principal: Principal, entry: LogbookRecordRow, kind: 'finding' | 'signature', now: number) {
-    return {
-      id: newId(),
-      kind,
-      occurred_at: now,
-      user_id: principal.userId,
-      user_label: principal.username,
-      roles: JSON.stringify(principal.roles),
-      purpose: null,
-      category: null,
-      reason: null,
-      scope: null,
-      window_from: null,
-      window_to: null,
-      incident_id: null,
-      request_id: null,
-      disclosure_id: null,
-      access_request_id: null,
-      grant_id: null,
-      entry_id: entry.id,
-      refusal_code: null,
-      text: null,
-    };
+    return { ...blankLogbookRecord(newId(), kind, now, principal), entry_id: entry.id };
   }
 
   /** Checks `read-logbook`, and records the read (or the refused attempt) in the audit trail. */

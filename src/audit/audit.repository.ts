@@ -1,23 +1,11 @@
 import { sql, type Kysely } from 'kysely';
-import type { AuditEventRow, Database } from '../db/schema.js';
+import type { AuditEventRow, AuditEventsTable, Database } from '../db/schema.js';
 import { DomainError } from '../lib/errors.js';
 import { chainHash } from './chain.js';
 
 export type Executor = Kysely<Database>;
 
-export interface AuditInsert {
-  id: string;
-  occurred_at: number;
-  actor_id: string | null;
-  actor_label: string;
-  action: string;
-  target_type: string;
-  target_id: string | null;
-  outcome: string;
-  before: string | null;
-  after: string | null;
-  context: string | null;
-}
+export type AuditInsert = Omit<AuditEventsTable, 'seq' | 'prev_hash' | 'hash'>;
 
 /** The fields the hash covers, in the shape verification recomputes. */
 export function auditHashBody(row: AuditInsert & { seq: number }) {
