@@ -79,13 +79,23 @@ export interface Started {
   close(): Promise<void>;
 }
 
-export async function startServer(runtime: Runtime): Promise<Started> {
+/**
+ * First-start duties that every start repeats harmlessly: record the policy in force,
+ * make sure the organisation exists, and create the first administrator if there is none.
+ * Returns the first administrator's one-time sign-in path, once.
+ */
+export async function prepareInstallation(runtime: Runtime): Promise<string | null> {
   const { config, db, audit, loaded } = runtime;
   await recordPolicyInForce({ db: db.kysely, clock: runtime.clock, audit }, loaded);
   await runtime.registry.ensureOrganisation(config.organisationName);
   const firstAdmin = await runtime.users.bootstrapFirstAdmin();
+  return firstAdmin?.signInPath ?? null;
+}
 
-  const app = await buildApp({
+/** The HTTP application with every area's routes, not yet listening. */
+export function createApp(runtime: Runtime): Promise<FastifyInstance> {
+  const { config, db, audit, loaded } = runtime;
+  return buildApp({
     logger: runtime.logger,
     version: VERSION,
     trustProxy: config.trustProxy,
@@ -99,17 +109,22 @@ export async function startServer(runtime: Runtime): Promise<Started> {
     ],
     web: minimalWeb(),
   });
-  const address = await app.listen({ host: config.host, port: config.port });
-  const url = config.publicUrl ?? address;
+}
+
+export async function startServer(runtime: Runtime): Promise<Started> {
+  const firstSignInPath = await prepareInstallation(runtime);
+  const app = await createApp(runtime);
+  const address = await app.listen({ host: runtime.config.host, port: runtime.config.port });
+  const url = runtime.config.publicUrl ?? address;
   const jobs = startJobs(runtime);
   return {
     app,
     url,
-    firstSignInUrl: firstAdmin ? url.replace(/\/$/, '') + firstAdmin.signInPath : null,
+    firstSignInUrl: firstSignInPath ? url.replace(/\/$/, '') + firstSignInPath : null,
     close: async () => {
       jobs.stop();
       await app.close();
-      await db.close();
+      await runtime.db.close();
     },
   };
 }
