@@ -4,6 +4,11 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../db/database.js';
+import { loadConfig } from '../config/config.js';
+import { HOUR, ManualClock } from '../lib/clock.js';
+import { createLogger } from '../lib/logger.js';
+import { openRuntime } from '../server.js';
+import { addIncident, principal, seedRegistry, START } from '../../test/access-fixtures.js';
 import { cli } from '../../test/cli.js';
 import { testDataDir } from '../../test/db.js';
 
@@ -100,6 +105,51 @@ describe('protocam user', () => {
     expect(badLanguage.err).toContain('language');
     const missing = await cli(['user', 'reset-password', 'nobody'], env);
     expect(missing.code).toBe(1);
+  });
+});
+
+describe('protocam logbook', () => {
+  it('verify passes on a real consultation, export prints it as CSV, and a tampered reason fails verify', async () => {
+    const dataDir = testDataDir();
+    const env = { PROTOCAM_DATA_DIR: dataDir };
+    const clock = new ManualClock(START);
+    const runtime = await openRuntime(loadConfig(env), clock, createLogger('silent'));
+    try {
+      const seed = await seedRegistry(runtime.db.kysely, clock.now());
+      const incidentId = await addIncident(runtime.db.kysely, clock.now());
+      const outcome = await runtime.gate.requestAccess(principal('u-huismeester', ['huismeester']), {
+        purpose: 'incident-assessment',
+        category: 'footage',
+        scope: { cameraIds: [seed.cameraIds[0]] },
+        from: clock.now() - 3 * HOUR,
+        to: clock.now() - 2 * HOUR,
+        reason: 'Vernieling van de lift',
+        incidentId,
+      });
+      expect(outcome.status).toBe('granted');
+    } finally {
+      await runtime.db.close();
+    }
+
+    const ok = await cli(['logbook', 'verify'], env, clock);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain('1 records verified');
+    const exported = await cli(['logbook', 'export'], env, clock);
+    expect(exported.code).toBe(0);
+    expect(exported.out).toContain('Vernieling van de lift');
+
+    const db = openDatabase(`sqlite:${join(dataDir, 'protocam.db')}`);
+    await sql`update logbook_records set reason = 'Routinecontrole' where seq = 1`.execute(db.kysely);
+    const exports = await db.kysely
+      .selectFrom('audit_events')
+      .select('action')
+      .where('action', '=', 'logbook.export-csv')
+      .execute();
+    await db.close();
+    expect(exports).toHaveLength(1);
+    const bad = await cli(['logbook', 'verify'], env, clock);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain('broken at record 1');
   });
 });
 
