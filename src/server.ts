@@ -19,6 +19,7 @@ import {
   type GateService,
   type LogbookService,
 } from './access/index.js';
+import { doorEventRoutes, DoorEventService, keyTagRoutes, KeyTagService } from './door-events/index.js';
 import { createAuthenticator, UsersService, usersRoutes } from './users/index.js';
 import { VERSION } from './version.js';
 
@@ -35,6 +36,8 @@ export interface Runtime {
   gate: GateService;
   logbook: LogbookService;
   users: UsersService;
+  doorEvents: DoorEventService;
+  keyTags: KeyTagService;
 }
 
 /**
@@ -69,7 +72,9 @@ export async function openRuntime(config: Config, clock: Clock, logger: Logger):
     encryptionKey: secrets.encryptionKey,
     sessionHours: config.sessionHours,
   });
-  return { config, clock, logger, secrets, loaded, db, audit, registry, gate, logbook, users };
+  const doorEvents = new DoorEventService({ db: db.kysely, clock, audit, policy });
+  const keyTags = new KeyTagService({ db: db.kysely, clock, audit, policy, encryptionKey: secrets.encryptionKey });
+  return { config, clock, logger, secrets, loaded, db, audit, registry, gate, logbook, users, doorEvents, keyTags };
 }
 
 export interface Started {
@@ -106,6 +111,8 @@ export function createApp(runtime: Runtime): Promise<FastifyInstance> {
       policyRoutes({ loaded }),
       registryRoutes(runtime.registry),
       accessRoutes({ gate: runtime.gate, logbook: runtime.logbook }),
+      doorEventRoutes(runtime.doorEvents),
+      keyTagRoutes(runtime.keyTags),
     ],
     web: minimalWeb(),
   });

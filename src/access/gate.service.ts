@@ -33,13 +33,7 @@ import {
   type GrantNeed,
   type Scope,
 } from './access.rules.js';
-import {
-  appendLogbook,
-  inTransaction,
-  lockLogbookHead,
-  type ChainHead,
-  type Executor,
-} from './logbook.repository.js';
+import { appendLogbook, inTransaction, lockLogbookHead, type ChainHead, type Executor } from './logbook.repository.js';
 import { blankLogbookRecord } from './logbook.rules.js';
 
 /** What the gate needs: no more. `policy` is read per call, so a policy change applies at once. */

@@ -153,6 +153,61 @@ describe('protocam logbook', () => {
   });
 });
 
+describe('protocam door-events import', () => {
+  it('stores the good rows of a CSV file, reports bad ones by line, and refuses an unreadable file', async () => {
+    const dataDir = testDataDir();
+    const env = { PROTOCAM_DATA_DIR: dataDir, PROTOCAM_POLICY: 'maaswonen-2024' };
+    const clock = new ManualClock(START);
+    const runtime = await openRuntime(loadConfig(env), clock, createLogger('silent'));
+    let sourceId: string;
+    let doorCode: string;
+    try {
+      const seed = await seedRegistry(runtime.db.kysely, clock.now());
+      const door = await runtime.db.kysely
+        .selectFrom('doors')
+        .select('code')
+        .where('id', '=', seed.doorIds[0])
+        .executeTakeFirstOrThrow();
+      doorCode = door.code;
+      const source = await runtime.doorEvents.createSource(
+        { id: null, label: 'test' },
+        {
+          name: 'Export hoofdingang',
+          kind: 'csv',
+          doorScope: [seed.doorIds[0]],
+          csvMapping: { sourceEventId: 'id', occurredAt: 'time', door: 'door', tag: 'tag', result: 'result' },
+        },
+      );
+      sourceId = source.id;
+    } finally {
+      await runtime.db.close();
+    }
+    const file = join(dataDir, 'export.csv');
+    writeFileSync(
+      file,
+      [
+        'id,time,door,tag,result',
+        `1,2026-03-01T20:15:00+01:00,${doorCode},TAG-0042,granted`,
+        `2,not a time,${doorCode},TAG-0042,granted`,
+        `3,2026-03-01T20:16:00+01:00,D-unknown,TAG-0042,granted`,
+      ].join('\n'),
+    );
+
+    const result = await cli(['door-events', 'import', file, '--source', sourceId], env, clock);
+    expect(result.code).toBe(0);
+    expect(result.out).toContain('3 rows: 1 stored');
+    expect(result.out).toMatch(/line 3: occurred-at-invalid/);
+    expect(result.out).toMatch(/line 4: door-unknown/);
+
+    const again = await cli(['door-events', 'import', file, '--source', sourceId], env, clock);
+    expect(again.out).toContain('0 stored, 1 duplicate');
+
+    const missing = await cli(['door-events', 'import', join(dataDir, 'nope.csv'), '--source', sourceId], env, clock);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain('cannot read');
+  });
+});
+
 describe('protocam serve as a real process', () => {
   it('starts on the embedded default, creates secrets 0600, answers health, and stops on SIGTERM', async () => {
     const dataDir = testDataDir();

@@ -1,4 +1,5 @@
 import { realpathSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { exportLogbookCsv, verifyLogbook } from '../access/index.js';
@@ -148,6 +149,31 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
         io.out(`Password of ${issued.user.username} cleared; their sessions are ended.`);
         io.out(`One-time sign-in (valid until ${issued.expiresAt}):`);
         io.out(`  ${baseUrl(runtime.config)}${issued.signInPath}`);
+        return 0;
+      });
+    });
+
+  const doorEvents = program.command('door-events').description('key-tag door events (M 6.6)');
+  doorEvents
+    .command('import')
+    .argument('<file>', 'a CSV export of a door controller')
+    .requiredOption('--source <id>', 'the door-event source whose column mapping and doors apply')
+    .description('import door events from a CSV file; bad rows are reported by line, good rows are kept')
+    .action(async (file: string, options: { source: string }) => {
+      exitCode = await withRuntime(async (runtime) => {
+        let text: string;
+        try {
+          text = await readFile(file, 'utf8');
+        } catch (error) {
+          io.err(`protocam: cannot read ${file}: ${(error as Error).message}`);
+          return 1;
+        }
+        const result = await runtime.doorEvents.importCsv(options.source, text, CLI_ACTOR);
+        io.out(
+          `${result.received} rows: ${result.accepted} stored, ${result.duplicates} duplicate, ` +
+            `${result.late} older than the retention period (not stored), ${result.rejected.length} rejected.`,
+        );
+        for (const rejection of result.rejected) io.out(`  line ${rejection.line}: ${rejection.reason}`);
         return 0;
       });
     });

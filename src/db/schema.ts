@@ -181,6 +181,14 @@ export interface Database {
   grants: GrantsTable;
   logbook_records: LogbookRecordsTable;
   chain_signatures: ChainSignaturesTable;
+  // key tags and door events (0003_door_events)
+  door_event_sources: DoorEventSourcesTable;
+  door_event_api_keys: DoorEventApiKeysTable;
+  door_events: DoorEventsTable;
+  door_event_rejections: DoorEventRejectionsTable;
+  tag_holders: TagHoldersTable;
+  key_tags: KeyTagsTable;
+  key_tag_assignments: KeyTagAssignmentsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -315,3 +323,94 @@ export interface ChainSignaturesTable {
 export type LogbookRecordRow = Selectable<LogbookRecordsTable>;
 export type GrantRow = Selectable<GrantsTable>;
 export type AccessRequestRow = Selectable<AccessRequestsTable>;
+
+// --- key tags and door events (0003_door_events, src/door-events) -----------------------------
+
+/** A system that delivers door events (a controller, an export, a broker topic). */
+export interface DoorEventSourcesTable {
+  id: string;
+  name: string;
+  /** http | csv | mqtt */
+  kind: string;
+  /** JSON CsvMapping, or null */
+  csv_mapping: string | null;
+  /** JSON array of door ids this source may report on */
+  door_scope: string;
+  received: number;
+  accepted: number;
+  rejected: number;
+  late: number;
+  duplicate: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Per-source API keys; only the SHA-256 of the key is stored. */
+export interface DoorEventApiKeysTable {
+  id: string;
+  source_id: string;
+  key_hash: string;
+  prefix: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+/** A door opened (or refused) with a key tag (M 6.6): refers to the tag by code, never to a person. */
+export interface DoorEventsTable {
+  id: string;
+  source_id: string;
+  source_event_id: string;
+  occurred_at: number;
+  received_at: number;
+  door_id: string;
+  tag_code: string;
+  /** granted | denied | other */
+  result: string;
+  raw_payload: string | null;
+}
+
+/** Rejected records counted per source and reason; no payloads. */
+export interface DoorEventRejectionsTable {
+  source_id: string;
+  reason: string;
+  count: number;
+  last_seen_at: number;
+}
+
+/** The person holding tags; personal fields are encrypted (encryptText). */
+export interface TagHoldersTable {
+  id: string;
+  /** tenant | household-member | staff | contractor */
+  kind: string;
+  reference: string;
+  name_enc: string;
+  address_enc: string | null;
+  contact_enc: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface KeyTagsTable {
+  id: string;
+  tag_code: string;
+  /** issued | blocked | returned */
+  status: string;
+  holder_id: string | null;
+  issued_at: number;
+  /** When the holder was told about the registration (M 3.5, M 7). */
+  notice_given_at: number;
+  blocked_at: number | null;
+  returned_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Who held a tag when (a reissued tag keeps its earlier events with the earlier holder). */
+export interface KeyTagAssignmentsTable {
+  id: string;
+  tag_id: string;
+  holder_id: string;
+  issued_at: number;
+  notice_given_at: number;
+  ended_at: number | null;
+}
