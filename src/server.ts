@@ -19,7 +19,14 @@ import {
   type GateService,
   type LogbookService,
 } from './access/index.js';
-import { doorEventRoutes, DoorEventService, keyTagRoutes, KeyTagService } from './door-events/index.js';
+import {
+  doorEventQueryRoutes,
+  DoorEventQueryService,
+  doorEventRoutes,
+  DoorEventService,
+  keyTagRoutes,
+  KeyTagService,
+} from './door-events/index.js';
 import { createAuthenticator, UsersService, usersRoutes } from './users/index.js';
 import { VERSION } from './version.js';
 
@@ -38,6 +45,7 @@ export interface Runtime {
   users: UsersService;
   doorEvents: DoorEventService;
   keyTags: KeyTagService;
+  doorEventQueries: DoorEventQueryService;
 }
 
 /**
@@ -74,7 +82,30 @@ export async function openRuntime(config: Config, clock: Clock, logger: Logger):
   });
   const doorEvents = new DoorEventService({ db: db.kysely, clock, audit, policy });
   const keyTags = new KeyTagService({ db: db.kysely, clock, audit, policy, encryptionKey: secrets.encryptionKey });
-  return { config, clock, logger, secrets, loaded, db, audit, registry, gate, logbook, users, doorEvents, keyTags };
+  // Door events and holders are read only through grants of the gate (M 3.5, M 3.6, M 4).
+  const doorEventQueries = new DoorEventQueryService({
+    db: db.kysely,
+    clock,
+    gate,
+    policy,
+    encryptionKey: secrets.encryptionKey,
+  });
+  return {
+    config,
+    clock,
+    logger,
+    secrets,
+    loaded,
+    db,
+    audit,
+    registry,
+    gate,
+    logbook,
+    users,
+    doorEvents,
+    keyTags,
+    doorEventQueries,
+  };
 }
 
 export interface Started {
@@ -113,6 +144,7 @@ export function createApp(runtime: Runtime): Promise<FastifyInstance> {
       accessRoutes({ gate: runtime.gate, logbook: runtime.logbook }),
       doorEventRoutes(runtime.doorEvents),
       keyTagRoutes(runtime.keyTags),
+      doorEventQueryRoutes(runtime.doorEventQueries),
     ],
     web: minimalWeb(),
   });

@@ -28,3 +28,20 @@ export { HOLDER_KINDS, type HolderKind } from './door-events.schemas.js';
 export { keyTagRoutes } from './key-tags.routes.js';
 export { KeyTagService, type HolderView, type KeyTagDeps, type TagView } from './key-tags.service.js';
 export { TAG_STATUSES, type TagStatus } from './key-tags.rules.js';
+export {
+  DoorEventQueryService,
+  MAX_WITNESS_DOORS,
+  subjectCopyToCsv,
+  TAG_CHECK_LIMIT,
+  type DoorEventQueryDeps,
+  type EventView,
+  type SubjectCopyInput,
+  type SubjectCopyResult,
+  type TagCheckInput,
+  type TagCheckResult,
+  type WitnessSearchInput,
+  type WitnessSearchResult,
+  type WitnessView,
+} from './door-events.queries.js';
+export { doorEventQueryRoutes } from './door-events.queries.routes.js';
+export { MqttDoorEventIngest, recordsOf, type MqttIngestOptions, type MqttIngestStats } from './door-events.mqtt.js';
