@@ -44,8 +44,22 @@ describe('logbook hash fast path', () => {
   });
 });
 
+const tagGrant = () => ({
+  category: 'door-events',
+  purpose: 'tag-function-check',
+  scope: { tag: 'T1' },
+  from: 0,
+  to: 10,
+});
+
 describe('grant scope', () => {
-  const grant = { category: 'footage', scope: { cameraIds: ['c1', 'c2'] }, from: 100, to: 200 };
+  const grant = {
+    category: 'footage',
+    purpose: 'incident-assessment',
+    scope: { cameraIds: ['c1', 'c2'] },
+    from: 100,
+    to: 200,
+  };
   it('serves only named cameras inside the window', () => {
     expect(grantNeedProblem(grant, { category: 'footage', cameraId: 'c2', from: 100, to: 200 })).toBeNull();
     expect(grantNeedProblem(grant, { category: 'footage', cameraId: 'c1', at: 150 })).toBeNull();
@@ -56,10 +70,15 @@ describe('grant scope', () => {
     expect(grantNeedProblem(grant, { category: 'door-events', doorId: 'd1', at: 150 })).toBe('category');
   });
   it('a tag grant serves that tag only', () => {
-    const tagGrant = { category: 'door-events', scope: { tag: 'T1' }, from: 0, to: 10 };
+    const tagGrant = { category: 'door-events', purpose: 'tag-function-check', scope: { tag: 'T1' }, from: 0, to: 10 };
     expect(grantNeedProblem(tagGrant, { category: 'door-events', tag: 'T1', at: 5 })).toBeNull();
     expect(grantNeedProblem(tagGrant, { category: 'door-events', tag: 'T2', at: 5 })).toBe('tag');
     expect(grantNeedProblem(tagGrant, { category: 'door-events', doorId: 'd', tag: 'T1', at: 5 })).toBe('door');
+  });
+  it('a data route that names its purposes is not opened by a grant for another purpose', () => {
+    const need = { category: 'door-events' as const, tag: 'T1', at: 5 };
+    expect(grantNeedProblem(tagGrant(), { ...need, purposes: ['tag-function-check'] })).toBeNull();
+    expect(grantNeedProblem(tagGrant(), { ...need, purposes: ['subject-access'] })).toBe('purpose');
   });
 });
 

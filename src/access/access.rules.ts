@@ -272,6 +272,7 @@ export function decideAccess(
 
 export interface GrantScope {
   category: string;
+  purpose: string;
   scope: Scope;
   from: number;
   to: number;
@@ -280,6 +281,8 @@ export interface GrantScope {
 /** What a data route wants to read with a grant: one camera / door / tag, at an instant or over a span. */
 export interface GrantNeed {
   category: RecordedCategory;
+  /** The purposes the data route serves; a grant for any other purpose does not open it. */
+  purposes?: readonly string[];
   cameraId?: string;
   doorId?: string;
   tag?: string;
@@ -294,6 +297,7 @@ export interface GrantNeed {
  */
 export function grantNeedProblem(grant: GrantScope, need: GrantNeed): string | null {
   if (need.category !== grant.category) return 'category';
+  if (need.purposes && !need.purposes.includes(grant.purpose)) return 'purpose';
   const { scope } = grant;
   if (scope.cameraIds && (need.cameraId === undefined || !scope.cameraIds.includes(need.cameraId))) return 'camera';
   if (!scope.cameraIds && need.cameraId !== undefined) return 'camera';

@@ -387,12 +387,12 @@ export class GateService {
   /**
    * The only way a data route gets access. Unknown, expired or another user's token: 404
    * `grant-not-found` (nothing is revealed). Own valid grant, need outside its scope: 403
-   * `outside-grant` with `details.outside` (category, camera, door, tag or time).
+   * `outside-grant` with `details.outside` (category, purpose, camera, door, tag or time).
    */
   async validateGrant(principal: Principal, token: string, need: GrantNeed): Promise<GrantView> {
     const grant = await this.ownLiveGrant(principal, token);
     const problem = grantNeedProblem(
-      { category: grant.category, scope: grant.scope, from: grant.from, to: grant.to },
+      { category: grant.category, purpose: grant.purpose, scope: grant.scope, from: grant.from, to: grant.to },
       need,
     );
     if (problem) throw forbidden('outside-grant', 'This is outside what your grant covers', { outside: problem });

@@ -158,7 +158,7 @@ export class DoorEventQueryService {
     const to = data.to ?? grant.to;
     const tag = 'tag' in data ? data.tag : undefined;
     const doorId = 'doorId' in data ? data.doorId : undefined;
-    const need: GrantNeed = { category: 'door-events', from, to };
+    const need: GrantNeed = { category: 'door-events', purposes: ['tag-function-check'], from, to };
     if (tag !== undefined) need.tag = tag;
     if (doorId !== undefined) need.doorId = doorId;
     await this.deps.gate.validateGrant(principal, token, need);
@@ -196,6 +196,7 @@ export class DoorEventQueryService {
     for (const doorId of doorIds) {
       await this.deps.gate.validateGrant(principal, token, {
         category: 'door-events',
+        purposes: ['calamity-witness-search'],
         doorId,
         from: data.from,
         to: data.to,
@@ -247,6 +248,7 @@ export class DoorEventQueryService {
     const grant = await this.ownGrant(principal, token, 'subject-access');
     await this.deps.gate.validateGrant(principal, token, {
       category: 'door-events',
+      purposes: ['subject-access'],
       tag,
       from: grant.from,
       to: grant.to,
