@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { AuditTrail } from './audit/audit.js';
 import type { Config } from './config/config.js';
@@ -26,6 +27,7 @@ import {
   DoorEventService,
   keyTagRoutes,
   KeyTagService,
+  MqttDoorEventIngest,
 } from './door-events/index.js';
 import { createAuthenticator, UsersService, usersRoutes } from './users/index.js';
 import { VERSION } from './version.js';
@@ -156,12 +158,14 @@ export async function startServer(runtime: Runtime): Promise<Started> {
   const address = await app.listen({ host: runtime.config.host, port: runtime.config.port });
   const url = runtime.config.publicUrl ?? address;
   const jobs = startJobs(runtime);
+  const mqtt = await startMqttIngest(runtime);
   return {
     app,
     url,
     firstSignInUrl: firstSignInPath ? url.replace(/\/$/, '') + firstSignInPath : null,
     close: async () => {
       jobs.stop();
+      await mqtt?.stop();
       await app.close();
       await runtime.db.close();
     },
@@ -186,4 +190,24 @@ function startJobs(runtime: Runtime): { stop(): void } {
     every(15 * MINUTE, 'purge-sessions', () => runtime.users.purgeExpiredSessions()),
   ];
   return { stop: () => timers.forEach((timer) => clearInterval(timer)) };
+}
+
+/** Door events from the configured MQTT broker, acknowledged only after they are committed (issue 5). */
+async function startMqttIngest(runtime: Runtime): Promise<MqttDoorEventIngest | null> {
+  const settings = runtime.config.mqtt;
+  if (!settings) return null;
+  const ingest = new MqttDoorEventIngest({
+    events: runtime.doorEvents,
+    logger: runtime.logger,
+    sourceId: settings.sourceId,
+    url: settings.url,
+    topic: settings.topic,
+    // Stable per installation and source, so the broker keeps the session across restarts.
+    clientId: `protocam-${settings.sourceId}`,
+    ...(settings.username ? { username: settings.username } : {}),
+    ...(settings.password ? { password: settings.password } : {}),
+    ...(settings.caFile ? { ca: await readFile(settings.caFile) } : {}),
+  });
+  await ingest.start();
+  return ingest;
 }

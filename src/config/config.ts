@@ -40,6 +40,15 @@ const rawConfigSchema = z.strictObject({
     .default(12),
   organisationName: z.string().min(1).max(200).default('Woningcorporatie'),
   trustProxy: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).default(false),
+  mqttUrl: z
+    .string()
+    .regex(/^mqtts?:\/\/.+/, 'must be mqtt://host:port or mqtts://host:port')
+    .optional(),
+  mqttTopic: z.string().min(1).max(200).optional(),
+  mqttSource: z.string().min(1).max(64).optional(),
+  mqttUsername: z.string().min(1).max(200).optional(),
+  mqttPassword: z.string().min(1).max(500).optional(),
+  mqttCaFile: z.string().min(1).optional(),
 });
 
 export type Config = {
@@ -56,6 +65,17 @@ export type Config = {
   sessionHours: number;
   organisationName: string;
   trustProxy: boolean;
+  /** Door events from an MQTT broker (issue 5); absent when PROTOCAM_MQTT_URL is not set. */
+  mqtt:
+    | {
+        url: string;
+        topic: string;
+        sourceId: string;
+        username: string | undefined;
+        password: string | undefined;
+        caFile: string | undefined;
+      }
+    | undefined;
 };
 
 /** Environment variable names, by config key. */
@@ -71,6 +91,12 @@ export const ENV_NAMES: Record<keyof z.infer<typeof rawConfigSchema>, string> = 
   sessionHours: 'PROTOCAM_SESSION_HOURS',
   organisationName: 'PROTOCAM_ORGANISATION_NAME',
   trustProxy: 'PROTOCAM_TRUST_PROXY',
+  mqttUrl: 'PROTOCAM_MQTT_URL',
+  mqttTopic: 'PROTOCAM_MQTT_TOPIC',
+  mqttSource: 'PROTOCAM_MQTT_SOURCE',
+  mqttUsername: 'PROTOCAM_MQTT_USERNAME',
+  mqttPassword: 'PROTOCAM_MQTT_PASSWORD',
+  mqttCaFile: 'PROTOCAM_MQTT_CA_FILE',
 };
 
 function readConfigFile(path: string): Record<string, unknown> {
@@ -104,7 +130,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     });
     throw invalid('config-invalid', `Invalid configuration:\n  ${lines.join('\n  ')}`, { issues: lines });
   }
-  const raw = result.data;
+  // The MQTT settings are gathered into one optional group (and kept out of the flat config).
+  const { mqttUrl, mqttTopic, mqttSource, mqttUsername, mqttPassword, mqttCaFile, ...raw } = result.data;
+  if (mqttUrl && (!mqttTopic || !mqttSource)) {
+    const missing = [!mqttTopic && ENV_NAMES.mqttTopic, !mqttSource && ENV_NAMES.mqttSource].filter(Boolean);
+    throw invalid(
+      'config-invalid',
+      `Invalid configuration:\n  ${missing.join(', ')}: required when PROTOCAM_MQTT_URL is set`,
+    );
+  }
   const dataDir = isAbsolute(raw.dataDir) ? raw.dataDir : resolve(cwd, raw.dataDir);
   return {
     ...raw,
@@ -112,5 +146,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     databaseUrl: raw.databaseUrl ?? `sqlite:${join(dataDir, 'protocam.db')}`,
     publicUrl: raw.publicUrl,
     secureCookies: raw.publicUrl?.startsWith('https://') ?? false,
+    mqtt:
+      mqttUrl && mqttTopic && mqttSource
+        ? {
+            url: mqttUrl,
+            topic: mqttTopic,
+            sourceId: mqttSource,
+            username: mqttUsername,
+            password: mqttPassword,
+            caFile: mqttCaFile,
+          }
+        : undefined,
   };
 }
