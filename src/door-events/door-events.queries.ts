@@ -23,7 +23,7 @@ import type { Clock } from '../lib/clock.js';
 import { forbidden } from '../lib/errors.js';
 import { decryptText } from '../lib/secrets.js';
 import { isAllowed, purposeRule, type Policy, type Purpose } from '../policy/index.js';
-import { parseInput } from './door-events.service.js';
+import { parseInput } from '../lib/validation.js';
 import * as repo from './door-events.queries.repository.js';
 import type { EventRecord } from './door-events.queries.repository.js';
 

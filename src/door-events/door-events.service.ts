@@ -7,9 +7,9 @@
  * No route returns events: they are personal data (M 6.6) and are read only through the
  * access gate in a later slice. Sources, keys and rejection counts hold no personal data.
  */
+import { parseInput } from '../lib/validation.js';
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { z } from 'zod';
 import { SYSTEM_ACTOR, type Actor, type AuditTrail } from '../audit/audit.js';
 import type { Database } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
@@ -117,16 +117,6 @@ const keyView = (k: ApiKeyRecord): ApiKeyView => ({
 });
 
 export const hashApiKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
-
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const issues = result.error.issues.map((issue) => ({
-    field: issue.path.join('.') || '(input)',
-    message: issue.message,
-  }));
-  throw invalid('validation-failed', issues.map((i) => `${i.field}: ${i.message}`).join('; '), { issues });
-}
 
 /** Key tags must be enabled by the policy in force; W has none (`key-tags-disabled`). */
 export function requireKeyTags(policy: Policy): void {

@@ -13,7 +13,8 @@ import { conflict, notFound, refused } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { encryptText } from '../lib/secrets.js';
 import type { Policy } from '../policy/index.js';
-import { parseInput, requireKeyTags } from './door-events.service.js';
+import { parseInput } from '../lib/validation.js';
+import { requireKeyTags } from './door-events.service.js';
 import {
   HolderCreate,
   TagIssue,

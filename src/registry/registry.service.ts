@@ -7,8 +7,8 @@
  * leave this service except through decryptStream, which is for the recorder only and has
  * no HTTP route. Views and audit records show "[set]" / "[changed]" instead.
  */
+import { parseInput } from '../lib/validation.js';
 import type { Kysely } from 'kysely';
-import type { z } from 'zod';
 import { SYSTEM_ACTOR, type Actor, type AuditTrail } from '../audit/audit.js';
 import type { Database } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
@@ -242,16 +242,6 @@ function cameraAuditView(
         : null,
     status: r.status,
   };
-}
-
-function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const issues = result.error.issues.map((issue) => ({
-    field: issue.path.join('.') || '(input)',
-    message: issue.message,
-  }));
-  throw invalid('validation-failed', issues.map((i) => `${i.field}: ${i.message}`).join('; '), { issues });
 }
 
 function mergePlacement(base: Placement, patch: PlacementPatch | undefined): Placement {

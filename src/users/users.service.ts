@@ -15,9 +15,9 @@
  * None of these ever leaves the service, except the TOTP secret once, at enrolment, to
  * the user themself. Audit records use publicUserView.
  */
+import { parseInput } from '../lib/validation.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { z } from 'zod';
 import { SYSTEM_ACTOR, type Actor, type AuditOutcome, type AuditTrail } from '../audit/audit.js';
 import type { Database } from '../db/schema.js';
 import { ADMIN_ROLE, type Principal } from '../http/principal.js';
@@ -170,16 +170,6 @@ export function safeEqual(a: string, b: string): boolean {
   const left = Buffer.from(a);
   const right = Buffer.from(b);
   return left.length === right.length && timingSafeEqual(left, right);
-}
-
-function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const issues = result.error.issues.map((issue) => ({
-    field: issue.path.join('.') || '(input)',
-    message: issue.message,
-  }));
-  throw invalid('validation-failed', issues.map((i) => `${i.field}: ${i.message}`).join('; '), { issues });
 }
 
 interface TotpState {
