@@ -314,39 +314,14 @@ export class UsersService {
     try {
       return await this.tx(async (trx) => {
         if ((await repo.countUsers(trx)) > 0) return null;
-        const user: UserRecord = {
-          id: newId(),
+        const fields = {
           username: FIRST_ADMIN_USERNAME,
           displayName: 'Administrator',
           email: null,
           roles: [ADMIN_ROLE],
-          language: 'nl',
-          status: 'active',
-          passwordHash: null,
-          totpSecretEnc: null,
-          totpEnabled: false,
-          failedSignIns: 0,
-          lockedUntil: null,
-          oneTimeTokenHash: issued.hash,
-          oneTimeTokenExpiresAt: issued.expiresAt,
-          createdAt: now,
-          updatedAt: now,
+          language: 'nl' as const,
         };
-        await repo.insertUser(trx, user);
-        await this.deps.audit.record(trx, {
-          actor: SYSTEM_ACTOR,
-          action: 'user.created',
-          targetType: 'user',
-          targetId: user.id,
-          after: publicUserView(user),
-          context: { reason: 'first-administrator' },
-        });
-        return {
-          user: this.view(user),
-          token: issued.token,
-          expiresAt: iso(issued.expiresAt),
-          signInPath: firstSignInPath(issued.token),
-        };
+        return this.insertNewUser(trx, SYSTEM_ACTOR, fields, issued, now, { reason: 'first-administrator' });
       });
     } catch (error) {
       // Another process created the first administrator at the same moment.
@@ -356,6 +331,50 @@ export class UsersService {
   }
 
   /** Creates a user without a password; they choose one through the returned one-time token. */
+  /** A new active user without a password, who signs in first with the one-time token; audited. */
+  private async insertNewUser(
+    trx: Executor,
+    actor: Actor,
+    fields: Pick<UserRecord, 'username' | 'displayName' | 'email' | 'roles' | 'language'>,
+    issued: { token: string; hash: string; expiresAt: number },
+    now: number,
+    context?: Record<string, unknown>,
+  ): Promise<IssuedSignInToken> {
+    const user: UserRecord = {
+      id: newId(),
+      username: fields.username,
+      displayName: fields.displayName,
+      email: fields.email,
+      roles: fields.roles,
+      language: fields.language,
+      status: 'active',
+      passwordHash: null,
+      totpSecretEnc: null,
+      totpEnabled: false,
+      failedSignIns: 0,
+      lockedUntil: null,
+      oneTimeTokenHash: issued.hash,
+      oneTimeTokenExpiresAt: issued.expiresAt,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await repo.insertUser(trx, user);
+    await this.deps.audit.record(trx, {
+      actor,
+      action: 'user.created',
+      targetType: 'user',
+      targetId: user.id,
+      after: publicUserView(user),
+      ...(context ? { context } : {}),
+    });
+    return {
+      user: this.view(user),
+      token: issued.token,
+      expiresAt: iso(issued.expiresAt),
+      signInPath: firstSignInPath(issued.token),
+    };
+  }
+
   async addUser(actor: Actor, input: NewUserInput): Promise<IssuedSignInToken> {
     const data = parseInput(NewUser, input);
     const roles = validateRoles(this.deps.policy(), data.roles);
@@ -365,38 +384,8 @@ export class UsersService {
       return await this.tx(async (trx) => {
         if (await repo.findUserByUsername(trx, data.username))
           throw conflict('username-taken', 'Another user has this username');
-        const user: UserRecord = {
-          id: newId(),
-          username: data.username,
-          displayName: data.displayName,
-          email: data.email ?? null,
-          roles,
-          language: data.language,
-          status: 'active',
-          passwordHash: null,
-          totpSecretEnc: null,
-          totpEnabled: false,
-          failedSignIns: 0,
-          lockedUntil: null,
-          oneTimeTokenHash: issued.hash,
-          oneTimeTokenExpiresAt: issued.expiresAt,
-          createdAt: now,
-          updatedAt: now,
-        };
-        await repo.insertUser(trx, user);
-        await this.deps.audit.record(trx, {
-          actor,
-          action: 'user.created',
-          targetType: 'user',
-          targetId: user.id,
-          after: publicUserView(user),
-        });
-        return {
-          user: this.view(user),
-          token: issued.token,
-          expiresAt: iso(issued.expiresAt),
-          signInPath: firstSignInPath(issued.token),
-        };
+        const fields = { ...data, email: data.email ?? null, roles };
+        return this.insertNewUser(trx, actor, fields, issued, now);
       });
     } catch (error) {
       if (repo.isUniqueViolation(error)) throw conflict('username-taken', 'Another user has this username');
