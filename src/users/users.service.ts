@@ -331,6 +331,16 @@ export class UsersService {
   }
 
   /** Creates a user without a password; they choose one through the returned one-time token. */
+  /** What the admin or CLI gets back once: the user and their one-time sign-in token and link. */
+  private issuedFor(user: UserRecord, issued: { token: string; expiresAt: number }): IssuedSignInToken {
+    return {
+      user: this.view(user),
+      token: issued.token,
+      expiresAt: iso(issued.expiresAt),
+      signInPath: firstSignInPath(issued.token),
+    };
+  }
+
   /** A new active user without a password, who signs in first with the one-time token; audited. */
   private async insertNewUser(
     trx: Executor,
@@ -367,12 +377,7 @@ export class UsersService {
       after: publicUserView(user),
       ...(context ? { context } : {}),
     });
-    return {
-      user: this.view(user),
-      token: issued.token,
-      expiresAt: iso(issued.expiresAt),
-      signInPath: firstSignInPath(issued.token),
-    };
+    return this.issuedFor(user, issued);
   }
 
   async addUser(actor: Actor, input: NewUserInput): Promise<IssuedSignInToken> {
@@ -490,12 +495,7 @@ export class UsersService {
         after: publicUserView(next),
         context: { endedSessions },
       });
-      return {
-        user: this.view(next),
-        token: issued.token,
-        expiresAt: iso(issued.expiresAt),
-        signInPath: firstSignInPath(issued.token),
-      };
+      return this.issuedFor(next, issued);
     });
   }
 
