@@ -205,8 +205,19 @@ describe.each(DIALECTS)('MQTT door-event ingest on %s', (dialect) => {
         );
         if (i === 100) {
           await broker.restart();
-          // A fresh broker drops what is published before the ingest has subscribed again.
-          await waitFor(() => ingest.subscribed);
+          // A fresh broker drops what is published before the ingest has subscribed again. The
+          // `subscribed` flag may still describe the old connection for a moment, so only a probe
+          // message that arrives proves the new subscription (probe ids continue the m-series).
+          let probe = 0;
+          await waitFor(async () => {
+            const id = `m${1000 + probe++}`;
+            await Promise.race([
+              pub.publishAsync(TOPIC, JSON.stringify(event(id)), { qos: 1 }).catch(() => undefined),
+              new Promise((resolve) => setTimeout(resolve, 1000)),
+            ]);
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            return (await storedIds()).includes(id);
+          }, 10_000);
           restarted = true;
         }
         if (i % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 10));
