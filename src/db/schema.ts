@@ -189,6 +189,12 @@ export interface Database {
   tag_holders: TagHoldersTable;
   key_tags: KeyTagsTable;
   key_tag_assignments: KeyTagAssignmentsTable;
+  // recorder (0004_recordings, src/recording, src/playback, src/exports)
+  segments: SegmentsTable;
+  camera_health: CameraHealthTable;
+  maintenance_checks: MaintenanceChecksTable;
+  camera_defects: CameraDefectsTable;
+  exports: ExportsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -414,3 +420,79 @@ export interface KeyTagAssignmentsTable {
   notice_given_at: number;
   ended_at: number | null;
 }
+
+// --- recorder (0004_recordings) ------------------------------------------------------------------
+
+/** One closed, synced segment file; `file` is relative to the recordings directory. */
+export interface SegmentsTable {
+  id: string;
+  camera_id: string;
+  file: string;
+  start_at: number;
+  end_at: number;
+  bytes: number;
+  sha256: string;
+  created_at: number;
+  /** Set while the file is being erased (mark, unlink, delete row). */
+  erasing_at: number | null;
+}
+
+export interface CameraHealthTable {
+  camera_id: string;
+  /** recording | reconnecting | down | stopped */
+  state: string;
+  since: number;
+  last_segment_at: number | null;
+  last_error: string | null;
+  restarts: number;
+  updated_at: number;
+}
+
+/** The maintenance log (W 6.6). */
+export interface MaintenanceChecksTable {
+  id: string;
+  camera_id: string;
+  checked_at: number;
+  /** ok | failed */
+  result: string;
+  detail: string | null;
+  /** A user id, or null for the periodic system check. */
+  checked_by: string | null;
+}
+
+export interface CameraDefectsTable {
+  id: string;
+  camera_id: string;
+  opened_at: number;
+  reason: string;
+  closed_at: number | null;
+  closed_reason: string | null;
+}
+
+export interface ExportsTable {
+  id: string;
+  grant_id: string;
+  entry_id: string;
+  created_by: string;
+  purpose: string;
+  /** JSON array of camera ids. */
+  camera_ids: string;
+  window_from: number;
+  window_to: number;
+  incident_id: string | null;
+  request_id: string | null;
+  disclosure_id: string | null;
+  /** running | done | failed */
+  status: string;
+  progress: number;
+  directory: string;
+  bytes: number;
+  manifest_sha256: string | null;
+  error: string | null;
+  created_at: number;
+  finished_at: number | null;
+  erasing_at: number | null;
+}
+
+export type SegmentRow = Selectable<SegmentsTable>;
+export type ExportRow = Selectable<ExportsTable>;

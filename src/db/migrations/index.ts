@@ -2,10 +2,12 @@ import type { Migration } from 'kysely';
 import * as m0001 from './0001_foundation.js';
 import * as m0002access from './0002_access.js';
 import * as m0003doorEvents from './0003_door_events.js';
+import * as m0004recordings from './0004_recordings.js';
 
 /** All migrations, in order. Static imports so they work from `src/` (tests) and `dist/` alike. */
 export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
   '0002_access': m0002access,
   '0003_door_events': m0003doorEvents,
+  '0004_recordings': m0004recordings,
 };
