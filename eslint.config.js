@@ -22,6 +22,16 @@ export default tseslint.config(
     },
   },
   {
+    // The web interface (web/): its own TypeScript projects (DOM for the app, Node for the Vite config).
+    files: ['web/**/*.ts', 'web/**/*.tsx'],
+    languageOptions: {
+      parserOptions: {
+        project: ['./web/tsconfig.json', './web/tsconfig.node.json'],
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+  },
+  {
     // The CLI talks to a person on a terminal.
     files: ['src/cli/**/*.ts', 'bench/**/*.ts'],
     rules: { 'no-console': 'off' },

@@ -2,14 +2,14 @@
  * Bulk fill of door_events for the witness-search benchmark (bench/door-events.bench.ts):
  * N events spread evenly over four weeks, random doors (of `doors`) and tags (of `tags`),
  * 10 % denied, with a realistic raw payload. The fastest honest way per database:
- * - SQLite: a recursive CTE inside SQLite, one transaction, journal_mode=OFF and
- *   synchronous=OFF for the fill only; the three secondary indexes are built after the fill.
- * - PostgreSQL: INSERT ... SELECT FROM generate_series, the primary key, the unique constraint
+ * - SQLite: a recursive CTE inside SQLite, one transaction, journal_mode=MEMORY and
+ *   synchronous=OFF for the fill only; the unique and the three secondary indexes are built
+ *   after the fill (the integer key is the rowid: rows are appended).
+ * - PostgreSQL: INSERT ... SELECT FROM generate_series, the primary key, the unique index
  *   and the secondary indexes dropped during the fill and rebuilt after it; foreign-key
  *   triggers skipped during the fill (session_replication_role = replica: the generated rows
  *   only name doors and the source that exist).
- * Event ids are UUID-shaped (36 characters like the app's random UUIDs) but increasing, so the
- * primary-key index is appended to rather than split at random during the fill.
+ * Event ids are 1..N in time order, as the app's arrival-order integer keys (0007) would be.
  */
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
@@ -27,14 +27,19 @@ export interface FillSpec {
 export const doorIdOf = (i: number): string => `dr-${String(i).padStart(4, '0')}`;
 export const tagOf = (i: number): string => `TAG-${String(i).padStart(5, '0')}`;
 
+// The unique (source, source event id) index of 0007 is dropped and rebuilt with the others.
 const SECONDARY = [
+  'CREATE UNIQUE INDEX door_events_source_event ON door_events (source_id, source_event_id)',
   'CREATE INDEX door_events_door_time ON door_events (door_id, occurred_at)',
   'CREATE INDEX door_events_tag_time ON door_events (tag_code, occurred_at)',
   'CREATE INDEX door_events_time ON door_events (occurred_at)',
 ];
-const DROP_SECONDARY = ['door_events_door_time', 'door_events_tag_time', 'door_events_time'].map(
-  (name) => `DROP INDEX ${name}`,
-);
+const DROP_SECONDARY = [
+  'door_events_source_event',
+  'door_events_door_time',
+  'door_events_tag_time',
+  'door_events_time',
+].map((name) => `DROP INDEX ${name}`);
 
 const CHUNK = 2_000_000;
 
@@ -48,7 +53,11 @@ const seconds = (t: number) => +((performance.now() - t) / 1000).toFixed(1);
 export function fillSqlite(path: string, spec: FillSpec): FillTimes {
   const db = new SqliteDatabase(path);
   try {
-    db.pragma('journal_mode = OFF');
+    // Not OFF: better-sqlite3 opens connections in SQLite's defensive mode, which refuses OFF (the
+    // pragma then silently leaves WAL on, and the fill wrote every page twice). MEMORY keeps the
+    // rollback journal in memory: the same for a fill that is thrown away if it fails.
+    const mode = db.pragma('journal_mode = MEMORY', { simple: true }) as string;
+    if (mode !== 'memory') throw new Error(`the fill could not leave WAL (journal_mode is ${mode})`);
     db.pragma('synchronous = OFF');
     db.pragma('cache_size = -1000000');
     db.pragma('temp_store = MEMORY');
@@ -62,7 +71,7 @@ export function fillSqlite(path: string, spec: FillSpec): FillTimes {
           SELECT x, @from + CAST(x * @step AS INTEGER), abs(random()) % @doors, abs(random()) % @tags,
                  abs(random()) % 10 = 0
           FROM c)
-      SELECT printf('%08x-0000-4000-8000-%012x', x / 65536, x), @source, 'ev-' || x, at, at + 2000,
+      SELECT x + 1, @source, 'ev-' || x, at, at + 2000,
              printf('dr-%04d', door), printf('TAG-%05d', tag), CASE WHEN denied THEN 'denied' ELSE 'granted' END,
              printf('{"sourceEventId":"ev-%d","occurredAt":"%s","door":"DR-%04d","tag":"TAG-%05d","result":"%s"}',
                     x, strftime('%Y-%m-%dT%H:%M:%fZ', at / 1000.0, 'unixepoch'), door, tag,
@@ -101,9 +110,7 @@ export async function fillPostgres(url: string, spec: FillSpec): Promise<FillTim
     await client.query(`SET maintenance_work_mem = '2GB'`);
     await client.query(`SET max_parallel_maintenance_workers = 2`);
     await client.query(`SET session_replication_role = replica`);
-    await client.query(
-      'ALTER TABLE door_events DROP CONSTRAINT door_events_pkey, DROP CONSTRAINT door_events_source_event',
-    );
+    await client.query('ALTER TABLE door_events DROP CONSTRAINT door_events_pkey');
     for (const s of DROP_SECONDARY) await client.query(s);
     const step = spec.span / spec.rows;
     let t = performance.now();
@@ -111,8 +118,7 @@ export async function fillPostgres(url: string, spec: FillSpec): Promise<FillTim
       await client.query(
         `INSERT INTO door_events
            (id, source_id, source_event_id, occurred_at, received_at, door_id, tag_code, result, raw_payload)
-         SELECT lpad(to_hex(x / 65536), 8, '0') || '-0000-4000-8000-' || lpad(to_hex(x), 12, '0'),
-                $3, 'ev-' || x, at, at + 2000, 'dr-' || lpad(door::text, 4, '0'), 'TAG-' || lpad(tag::text, 5, '0'),
+         SELECT x + 1, $3, 'ev-' || x, at, at + 2000, 'dr-' || lpad(door::text, 4, '0'), 'TAG-' || lpad(tag::text, 5, '0'),
                 CASE WHEN denied THEN 'denied' ELSE 'granted' END,
                 '{"sourceEventId":"ev-' || x || '","occurredAt":"' ||
                   to_char(to_timestamp(at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') ||
@@ -128,10 +134,10 @@ export async function fillPostgres(url: string, spec: FillSpec): Promise<FillTim
     const insertSeconds = seconds(t);
     t = performance.now();
     await client.query('ALTER TABLE door_events ADD CONSTRAINT door_events_pkey PRIMARY KEY (id)');
-    await client.query(
-      'ALTER TABLE door_events ADD CONSTRAINT door_events_source_event UNIQUE (source_id, source_event_id)',
-    );
     for (const s of SECONDARY) await client.query(s);
+    await client.query(
+      `SELECT setval(pg_get_serial_sequence('door_events', 'id'), (SELECT max(id) FROM door_events) + 1, false)`,
+    );
     await client.query('VACUUM ANALYZE door_events');
     const indexSeconds = seconds(t);
     return { insertSeconds, indexSeconds };

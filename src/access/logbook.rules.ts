@@ -3,14 +3,13 @@
  *
  * The logbook uses the same chain as the audit trail (src/audit/chain.ts): a record's hash is
  * `chainHash(prevHash, logbookHashBody(record))` = SHA-256 over prevHash, "\n" and the
- * canonical JSON of the body. Appends compute it with `chainHash` itself. Verification of
- * large chains uses `fastLogbookHash`, which hashes the very same bytes: the body's
- * canonical JSON is written out in fixed (sorted) key order instead of sorting keys for
- * every record, and the digest is taken in one call. A property test pins
- * `fastLogbookHash(r) === chainHash(r.prev_hash, logbookHashBody(r))`.
+ * canonical JSON of the body. Since 0006_logbook_chain that canonical JSON is stored as the
+ * record's `body` and every query column is generated from it, so appends encode once with
+ * `encodeLogbookBody` (the canonical JSON written out in fixed, sorted key order) and
+ * verification hashes the stored text without re-encoding. A property test pins
+ * `encodeLogbookBody(r) === canonicalJson(logbookHashBody(r))`.
  */
 import { hash as sha256Once } from 'node:crypto';
-import type { LogbookRecordsTable } from '../db/schema.js';
 import { DAY } from '../lib/clock.js';
 import type { Policy } from '../policy/index.js';
 
@@ -19,8 +18,30 @@ export const LOGBOOK_CHAIN = 'logbook';
 export const LOGBOOK_KINDS = ['consultation', 'refusal', 'approval', 'finding', 'signature'] as const;
 export type LogbookKind = (typeof LOGBOOK_KINDS)[number];
 
-/** A logbook record as stored (times epoch ms, roles and scope as JSON text), without its chain hashes. */
-export type LogbookFields = Omit<LogbookRecordsTable, 'prev_hash' | 'hash'>;
+/** A logbook record's fields (times epoch ms, roles and scope as JSON text), without its chain hashes. */
+export interface LogbookFields {
+  seq: number;
+  id: string;
+  kind: string;
+  occurred_at: number;
+  user_id: string;
+  user_label: string;
+  roles: string;
+  purpose: string | null;
+  category: string | null;
+  reason: string | null;
+  scope: string | null;
+  window_from: number | null;
+  window_to: number | null;
+  incident_id: string | null;
+  request_id: string | null;
+  disclosure_id: string | null;
+  access_request_id: string | null;
+  grant_id: string | null;
+  entry_id: string | null;
+  refusal_code: string | null;
+  text: string | null;
+}
 
 /** A record with every optional field empty: callers fill in what their kind of record carries. */
 export function blankLogbookRecord(
@@ -96,9 +117,14 @@ export function encodeLogbookBody(r: LogbookFields): string {
   );
 }
 
+/** The hash of a stored record: SHA-256 over prevHash, "\n" and its body, in one call. */
+export function logbookRecordHash(prevHash: string, body: string): string {
+  return sha256Once('sha256', `${prevHash}\n${body}`, 'hex');
+}
+
 /** Same value as `chainHash(prevHash, logbookHashBody(r))`, several times faster. */
 export function fastLogbookHash(prevHash: string, r: LogbookFields): string {
-  return sha256Once('sha256', `${prevHash}\n${encodeLogbookBody(r)}`, 'hex');
+  return logbookRecordHash(prevHash, encodeLogbookBody(r));
 }
 
 /** The text an Ed25519 chain-head signature covers. */

@@ -12,6 +12,7 @@
 import { sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto';
 import { AuditTrail } from '../audit/audit.js';
 import { describeProblem, GENESIS_HASH, type ChainProblem } from '../audit/chain.js';
+import { canScanRanges, scanRanges, splitRanges } from '../audit/chain.repository.js';
 import type { LogbookRecordRow } from '../db/schema.js';
 import { actorOf, type Principal } from '../http/principal.js';
 import { conflict, forbidden, notFound } from '../lib/errors.js';
@@ -29,7 +30,10 @@ import {
   listChainSignatures,
   listEntries,
   lockLogbookHead,
-  readLogbookHead,
+  logbookColumnsMatchBody,
+  logbookTableProblem,
+  readLogbookExtent,
+  readLogbookHashes,
   readLogbookPage,
   type EntryFilter,
   type Executor,
@@ -39,7 +43,8 @@ import {
   chainHeadMessage,
   entryDeadlines,
   entryStatus,
-  fastLogbookHash,
+  encodeLogbookBody,
+  logbookRecordHash,
   LOGBOOK_CHAIN,
   overdueCutoff,
   overdueReasons,
@@ -248,17 +253,39 @@ export async function exportLogbookCsv(
   return entriesToCsv(await allEntries(db, policy, filter, now));
 }
 
-/** Rows per page when verifying: large pages keep the per-query cost small. */
+/** Rows per page when walking: large pages keep the per-query cost small. */
 const VERIFY_PAGE = 10_000;
 
+/** From this many records on, `auto` checks ranges at the same time instead of walking. */
+const RANGES_FROM = 20_000;
+
+export interface VerifyOptions {
+  /**
+   * `auto` (default): chains of RANGES_FROM records or more are checked in ranges at the same
+   * time (src/audit/chain.repository.ts: worker threads on SQLite, server-side SHA-256 on
+   * PostgreSQL), shorter ones walked. `ranges`: always ranges where possible. `walk`: every
+   * record read and hashed here, in order (slower; trusts nothing but Node).
+   */
+  strategy?: 'auto' | 'ranges' | 'walk';
+  /** Ranges checked at once (default 2, one per core of the reference machine). */
+  ranges?: number;
+  /** Internal: the table definition was already looked at. */
+  tableChecked?: boolean;
+}
+
 /**
- * For `protocam logbook verify` and GET /api/logbook/verify. Walks the whole chain in seq
- * order (same checks and messages as the audit chain's ChainVerifier, see src/audit/chain.ts,
- * with the byte-identical fast hash of logbook.rules.ts), checks every Ed25519-signed head
- * (its signature, and that the record at its seq still has the signed hash), and the stored
- * head. Names the first bad record. Memory stays flat: only the running hash is kept.
+ * For `protocam logbook verify` and GET /api/logbook/verify. Checks every Ed25519-signed head
+ * (its signature, and that the record at its seq still has the signed hash), that the query
+ * columns are still generated from the hashed bodies, the chain itself (same checks and
+ * messages as the audit chain's ChainVerifier, src/audit/chain.ts), and the stored head.
+ * Names the first bad record. Long chains are checked in ranges at the same time; a range that
+ * is not clean is then walked record by record to name the first bad one. Memory stays flat.
  */
-export async function verifyLogbook(db: Executor, verifyKey: KeyObject): Promise<LogbookVerifyResult> {
+export async function verifyLogbook(
+  db: Executor,
+  verifyKey: KeyObject,
+  options: VerifyOptions = {},
+): Promise<LogbookVerifyResult> {
   const signatures = await listChainSignatures(db);
   const bySeq = new Map<number, typeof signatures>();
   for (const s of signatures) bySeq.set(s.seq, [...(bySeq.get(s.seq) ?? []), s]);
@@ -270,6 +297,11 @@ export async function verifyLogbook(db: Executor, verifyKey: KeyObject): Promise
     problem,
   });
   const failChain = (p: ChainProblem) => fail({ seq: p.seq, message: describeProblem(p) });
+  const failSigned = (seq: number) =>
+    fail({
+      seq,
+      message: `record ${seq} no longer matches the chain head signed at that record (records up to ${seq} were rewritten)`,
+    });
   // A signed head whose signature does not verify was forged or altered.
   for (const s of signatures) {
     if (
@@ -286,40 +318,70 @@ export async function verifyLogbook(db: Executor, verifyKey: KeyObject): Promise
       });
     }
   }
+  // SQLite: the query columns are trustworthy only while generated from the hashed body. If
+  // the table definition was altered, walk every record comparing its columns with its body.
+  const table = options.tableChecked ? null : await logbookTableProblem(db);
+  if (table) {
+    const walked = await verifyLogbook(db, verifyKey, { strategy: 'walk', tableChecked: true });
+    const altered = `the table definition was altered: ${table.column} is no longer generated from the hashed record`;
+    return walked.problem
+      ? { ...walked, problem: { ...walked.problem, message: `${walked.problem.message} (${altered})` } }
+      : fail({ seq: 0, message: altered });
+  }
+
+  const { head, firstSeq, lastSeq } = await readLogbookExtent(db);
+  if (firstSeq !== null && firstSeq < 1) return failChain({ kind: 'gap', seq: firstSeq, expectedSeq: 1 });
   let expectedSeq = 1;
   let prevHash = GENESIS_HASH;
-  for (;;) {
-    const rows = await readLogbookPage(db, expectedSeq - 1, VERIFY_PAGE);
+  const strategy = options.strategy ?? 'auto';
+  if (
+    lastSeq > 0 &&
+    (strategy === 'ranges' || (strategy === 'auto' && lastSeq >= RANGES_FROM)) &&
+    (await canScanRanges(db))
+  ) {
+    // Clean ranges that link to each other are verified; walking resumes at the first that is not.
+    const ranges = splitRanges(lastSeq, options.ranges ?? 2);
+    for (const range of await scanRanges(db, 'logbook_records', ranges, logbookColumnsMatchBody())) {
+      if (!range.clean || range.firstPrev !== prevHash || range.lastHash === null) break;
+      prevHash = range.lastHash;
+      expectedSeq = range.to + 1;
+    }
+    checked = expectedSeq - 1;
+    const signedBefore = [...bySeq.keys()].filter((seq) => seq < expectedSeq).sort((a, b) => a - b);
+    const stored = await readLogbookHashes(db, signedBefore);
+    const rewritten = signedBefore.find((seq) => bySeq.get(seq)!.some((s) => s.hash !== stored.get(seq)));
+    if (rewritten !== undefined) {
+      checked = rewritten - 1;
+      return failSigned(rewritten);
+    }
+  }
+  while (expectedSeq <= lastSeq) {
+    const rows = await readLogbookPage(db, expectedSeq, Math.min(VERIFY_PAGE, lastSeq - expectedSeq + 1));
+    if (rows.length === 0) break;
     for (const row of rows) {
       const seq = Number(row.seq);
       if (seq !== expectedSeq) return failChain({ kind: 'gap', seq, expectedSeq });
       if (row.prev_hash !== prevHash) return failChain({ kind: 'prev-hash-mismatch', seq });
-      if (fastLogbookHash(row.prev_hash, { ...row, seq }) !== row.hash)
+      // The hash covers the body; every column must say what the body says.
+      if (logbookRecordHash(row.prev_hash, row.body) !== row.hash || encodeLogbookBody({ ...row, seq }) !== row.body)
         return failChain({ kind: 'hash-mismatch', seq });
       const signed = bySeq.get(seq);
-      if (signed && signed.some((s) => s.hash !== row.hash)) {
-        return fail({
-          seq,
-          message: `record ${seq} no longer matches the chain head signed at that record (records up to ${seq} were rewritten)`,
-        });
-      }
+      if (signed && signed.some((s) => s.hash !== row.hash)) return failSigned(seq);
       prevHash = row.hash;
       expectedSeq += 1;
       checked += 1;
     }
-    if (rows.length < VERIFY_PAGE) break;
   }
-  const lastSeq = expectedSeq - 1;
-  const beyond = signatures.find((s) => s.seq > lastSeq);
+  const last = expectedSeq - 1;
+  const beyond = signatures.find((s) => s.seq > last);
   if (beyond) {
     return fail({
-      seq: lastSeq + 1,
-      message: `record ${lastSeq + 1} is missing: a head was signed at record ${beyond.seq} (records removed at the end)`,
+      seq: last + 1,
+      message: `record ${last + 1} is missing: a head was signed at record ${beyond.seq} (records removed at the end)`,
     });
   }
-  const head = await readLogbookHead(db);
-  if (head.seq !== lastSeq || head.hash !== prevHash)
-    return failChain({ kind: 'head-mismatch', seq: lastSeq, headSeq: head.seq });
+  if (head.seq !== last || head.hash !== prevHash)
+    return failChain({ kind: 'head-mismatch', seq: last, headSeq: head.seq });
   return { ok: true, checked, signedHeads: signatures.length };
 }
 

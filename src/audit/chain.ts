@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash as sha256Once } from 'node:crypto';
 import { canonicalJson } from '../lib/canonical-json.js';
 
 export { canonicalJson };
@@ -12,6 +12,11 @@ export const GENESIS_HASH = '0'.repeat(64);
 
 export function chainHash(prevHash: string, record: unknown): string {
   return createHash('sha256').update(prevHash).update('\n').update(canonicalJson(record)).digest('hex');
+}
+
+/** `chainHash` for a record whose canonical encoding is already at hand (stored or just written). */
+export function chainTextHash(prevHash: string, canonicalBody: string): string {
+  return sha256Once('sha256', `${prevHash}\n${canonicalBody}`, 'hex');
 }
 
 export interface ChainedRecord {

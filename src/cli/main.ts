@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { exportLogbookCsv, verifyLogbook } from '../access/index.js';
+import { exportVerifyCommand, loadVerifyKey } from '../exports/index.js';
 import { verifyAuditChain } from '../audit/audit.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { migrateToLatest, openDatabase } from '../db/database.js';
@@ -14,6 +15,7 @@ import { VERSION } from '../version.js';
 import { CLI_ACTOR } from '../users/index.js';
 import { consoleOutput, type CliOutput } from './output.js';
 import { policyCheck, policyShow } from './policy.commands.js';
+import { sweepCommand } from '../retention/sweep.command.js';
 
 export interface CliContext {
   env: NodeJS.ProcessEnv;
@@ -109,6 +111,14 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
         io.err(`Audit trail broken at record ${result.problem?.seq}: ${result.problem?.message}`);
         return 1;
       });
+    });
+
+  program
+    .command('sweep')
+    .option('--dry-run', 'print what would be erased and why, and what holds keep; erase nothing')
+    .description('run the retention sweeper once (W 6.3, M 6.6, M 6.7)')
+    .action(async (options: { dryRun?: boolean }) => {
+      exitCode = await withRuntime((runtime) => sweepCommand(runtime.sweeper, options.dryRun ?? false, io));
     });
 
   const baseUrl = (cfg: Config) => (cfg.publicUrl ?? `http://${cfg.host}:${cfg.port}`).replace(/\/$/, '');
@@ -211,6 +221,16 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
         io.out(csv);
         return 0;
       });
+    });
+
+  const exportCommand = program.command('export').description('signed exports of footage (M 4, M 5)');
+  exportCommand
+    .command('verify')
+    .argument('<path>', 'an export directory (manifest.json, manifest.sig and the files)')
+    .option('--public-key <file>', "PEM public key (default: this installation's key)")
+    .description('check the signature, every file hash and the set of files; exit 1 on any difference')
+    .action(async (path: string, options: { publicKey?: string }) => {
+      exitCode = await exportVerifyCommand(path, loadVerifyKey(options.publicKey, config().dataDir), io);
     });
 
   try {

@@ -49,7 +49,28 @@ const rawConfigSchema = z.strictObject({
   mqttUsername: z.string().min(1).max(200).optional(),
   mqttPassword: z.string().min(1).max(500).optional(),
   mqttCaFile: z.string().min(1).optional(),
+  segmentSeconds: z.coerce.number().int().min(1).max(60).default(10),
+  // Retention sweeper and disk pressure (issue 6).
+  sweepInterval: z
+    .union([
+      z.number().int().positive(),
+      z.string().regex(/^[1-9][0-9]*(ms|s|m|h)$/, 'must be a duration like 30s, 1m or 1h'),
+    ])
+    .default('1m')
+    .transform((v) => (typeof v === 'number' ? v : sweepIntervalMs(v))),
+  minFreeBytes: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .default(1024 ** 3),
+  minFreePercent: z.coerce.number().min(0).max(90).default(5),
 });
+
+const INTERVAL_UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+function sweepIntervalMs(text: string): number {
+  const [, amount, unit] = /^([0-9]+)(ms|s|m|h)$/.exec(text)!;
+  return Number(amount) * INTERVAL_UNIT_MS[unit as keyof typeof INTERVAL_UNIT_MS];
+}
 
 export type Config = {
   dataDir: string;
@@ -65,6 +86,13 @@ export type Config = {
   sessionHours: number;
   organisationName: string;
   trustProxy: boolean;
+  /** Target length of a recorded segment (issue 4); segments are cut at the next keyframe after it. */
+  segmentSeconds: number;
+  /** How often the retention sweeper runs, ms (PROTOCAM_SWEEP_INTERVAL, default 1m). */
+  sweepInterval: number;
+  /** Free space of the recordings directory below either threshold is disk pressure (issue 6). */
+  minFreeBytes: number;
+  minFreePercent: number;
   /** Door events from an MQTT broker (issue 5); absent when PROTOCAM_MQTT_URL is not set. */
   mqtt:
     | {
@@ -97,6 +125,10 @@ export const ENV_NAMES: Record<keyof z.infer<typeof rawConfigSchema>, string> = 
   mqttUsername: 'PROTOCAM_MQTT_USERNAME',
   mqttPassword: 'PROTOCAM_MQTT_PASSWORD',
   mqttCaFile: 'PROTOCAM_MQTT_CA_FILE',
+  segmentSeconds: 'PROTOCAM_SEGMENT_SECONDS',
+  sweepInterval: 'PROTOCAM_SWEEP_INTERVAL',
+  minFreeBytes: 'PROTOCAM_MIN_FREE_BYTES',
+  minFreePercent: 'PROTOCAM_MIN_FREE_PERCENT',
 };
 
 function readConfigFile(path: string): Record<string, unknown> {

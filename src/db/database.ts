@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationResultSet } from 'kysely';
+import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, type MigrationResultSet } from 'kysely';
 import pg from 'pg';
 import { DomainError } from '../lib/errors.js';
 import { migrations } from './migrations/index.js';
@@ -51,4 +51,9 @@ export async function migrateToLatest(db: Db): Promise<MigrationResultSet> {
     );
   }
   return result;
+}
+
+/** Whether a Kysely instance or transaction talks to PostgreSQL, for the few queries written per dialect. */
+export function isPostgres(db: Kysely<Database>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
 }

@@ -5,7 +5,7 @@
  * - structured values are JSON text, parsed in the repositories;
  * - ids are random UUID text.
  */
-import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { Generated, GeneratedAlways, Insertable, Selectable, Updateable } from 'kysely';
 
 export type Flag = 0 | 1;
 
@@ -195,6 +195,13 @@ export interface Database {
   maintenance_checks: MaintenanceChecksTable;
   camera_defects: CameraDefectsTable;
   exports: ExportsTable;
+  // incidents, holds, retention (0005_retention, src/incidents, src/retention)
+  incident_history: IncidentHistoryTable;
+  holds: HoldsTable;
+  erasure_records: ErasureRecordsTable;
+  sweep_runs: SweepRunsTable;
+  alarms: AlarmsTable;
+  retention_locks: RetentionLocksTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -222,6 +229,23 @@ export interface IncidentsTable {
   created_by: string;
   created_at: number;
   updated_at: number;
+  // lifecycle (0005_retention, src/incidents)
+  /** tenant | visitor | third-party | emergency-services | police | manager (W 2.4) */
+  reporter_kind: string | null;
+  reporter_note: string | null;
+  assessed_by: string | null;
+  /** JSON arrays */
+  camera_ids: Generated<string>;
+  door_ids: Generated<string>;
+  /** resolved | no-further-action | settled | irrevocable-judgment (M 6.6) */
+  outcome: string | null;
+  outcome_date: number | null;
+  outcome_note: string | null;
+  handled_at: number | null;
+  handled_by: string | null;
+  closed_at: number | null;
+  closed_by: string | null;
+  reopen_count: Generated<number>;
 }
 
 /** Minimal data-subject request (M 4); the requests issue adds the rest. */
@@ -288,32 +312,37 @@ export interface GrantsTable {
   expires_at: number;
 }
 
-/** The logbook (M 6.4): append-only, hash-chained records. */
+/**
+ * The logbook (M 6.4): append-only, hash-chained records (0006_logbook_chain). `body` is the
+ * canonical JSON the hash covers (hash = SHA-256 of prev_hash, "\n", body); every other
+ * column is generated from `body` by the database, so it cannot be edited apart from it.
+ */
 export interface LogbookRecordsTable {
   seq: number;
-  id: string;
-  /** consultation | refusal | approval | finding | signature */
-  kind: string;
-  occurred_at: number;
-  user_id: string;
-  user_label: string;
-  roles: string;
-  purpose: string | null;
-  category: string | null;
-  reason: string | null;
-  scope: string | null;
-  window_from: number | null;
-  window_to: number | null;
-  incident_id: string | null;
-  request_id: string | null;
-  disclosure_id: string | null;
-  access_request_id: string | null;
-  grant_id: string | null;
-  entry_id: string | null;
-  refusal_code: string | null;
-  text: string | null;
   prev_hash: string;
+  body: string;
   hash: string;
+  id: GeneratedAlways<string>;
+  /** consultation | refusal | approval | finding | signature */
+  kind: GeneratedAlways<string>;
+  occurred_at: GeneratedAlways<number>;
+  user_id: GeneratedAlways<string>;
+  user_label: GeneratedAlways<string>;
+  roles: GeneratedAlways<string>;
+  purpose: GeneratedAlways<string | null>;
+  category: GeneratedAlways<string | null>;
+  reason: GeneratedAlways<string | null>;
+  scope: GeneratedAlways<string | null>;
+  window_from: GeneratedAlways<number | null>;
+  window_to: GeneratedAlways<number | null>;
+  incident_id: GeneratedAlways<string | null>;
+  request_id: GeneratedAlways<string | null>;
+  disclosure_id: GeneratedAlways<string | null>;
+  access_request_id: GeneratedAlways<string | null>;
+  grant_id: GeneratedAlways<string | null>;
+  entry_id: GeneratedAlways<string | null>;
+  refusal_code: GeneratedAlways<string | null>;
+  text: GeneratedAlways<string | null>;
 }
 
 /** Ed25519 signatures over a chain head (seq, hash), made periodically. */
@@ -363,7 +392,8 @@ export interface DoorEventApiKeysTable {
 
 /** A door opened (or refused) with a key tag (M 6.6): refers to the tag by code, never to a person. */
 export interface DoorEventsTable {
-  id: string;
+  /** Integer in arrival order since 0007_door_events_keys (SQLite rowid, PostgreSQL identity). */
+  id: Generated<number>;
   source_id: string;
   source_event_id: string;
   occurred_at: number;
@@ -496,3 +526,100 @@ export interface ExportsTable {
 
 export type SegmentRow = Selectable<SegmentsTable>;
 export type ExportRow = Selectable<ExportsTable>;
+
+// --- incidents, holds, retention (0005_retention, src/incidents, src/retention) -----------------
+
+/** One lifecycle step of an incident: registered | handled | closed | reopened. */
+export interface IncidentHistoryTable {
+  id: string;
+  incident_id: string;
+  seq: number;
+  step: string;
+  at: number;
+  by_id: string | null;
+  by_label: string;
+  reason: string | null;
+  outcome: string | null;
+}
+
+/** A hold (veiligstellen, W 2.4, M 2.4): time windows over cameras, doors or tags; not a copy. */
+export interface HoldsTable {
+  id: string;
+  /** JSON arrays */
+  camera_ids: string;
+  door_ids: string;
+  tags: string;
+  window_from: number;
+  window_to: number;
+  complex_id: string | null;
+  owner_id: string | null;
+  owner_label: string;
+  reason: string;
+  /** incident | request | disclosure | police-order */
+  link_type: string;
+  link_id: string | null;
+  link_ref: string | null;
+  review_at: number;
+  created_at: number;
+  released_at: number | null;
+  released_by: string | null;
+  release_reason: string | null;
+}
+
+/** What a sweep erased per run, category, reason and camera/door/export; never the content. */
+export interface ErasureRecordsTable {
+  id: string;
+  run_id: string;
+  category: string;
+  /** retention | disk-pressure */
+  reason: string;
+  /** camera | door | export */
+  target_type: string;
+  target_id: string;
+  from_at: number;
+  to_at: number;
+  count: number;
+  bytes: number;
+  policy_id: string;
+  retention_ms: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SweepRunsTable {
+  id: string;
+  started_at: number;
+  finished_at: number | null;
+  policy_id: string;
+  summary: string | null;
+  error: string | null;
+}
+
+export interface AlarmsTable {
+  id: string;
+  key: string;
+  /** retention-overdue | disk-pressure | recording-stopped | category-undefined */
+  kind: string;
+  severity: string;
+  complex_id: string | null;
+  target_type: string | null;
+  target_id: string | null;
+  message: string;
+  message_nl: string;
+  details: string | null;
+  raised_at: number;
+  last_seen_at: number;
+  cleared_at: number | null;
+  acknowledged_at: number | null;
+  acknowledged_by: string | null;
+}
+
+export interface RetentionLocksTable {
+  name: string;
+  version: number;
+}
+
+export type HoldRow = Selectable<HoldsTable>;
+export type IncidentRow = Selectable<IncidentsTable>;
+export type AlarmRow = Selectable<AlarmsTable>;
+export type ErasureRecordRow = Selectable<ErasureRecordsTable>;

@@ -67,6 +67,8 @@ export interface MqttIngestStats {
   rejected: number;
   /** Commit attempts that failed and were retried. */
   failedCommits: number;
+  /** Batches committed (messages / batches is the average batch). */
+  batches: number;
 }
 
 interface Pending {
@@ -120,6 +122,7 @@ export class MqttDoorEventIngest {
     late: 0,
     rejected: 0,
     failedCommits: 0,
+    batches: 0,
   };
 
   constructor(private readonly options: MqttIngestOptions) {
@@ -328,6 +331,7 @@ export class MqttDoorEventIngest {
       total.rejected += result.rejected.length;
       for (const r of result.rejected) reasons.set(r.reason, (reasons.get(r.reason) ?? 0) + 1);
     }
+    this.stats.batches++;
     this.stats.received += total.received;
     this.stats.accepted += total.accepted;
     this.stats.duplicates += total.duplicates;

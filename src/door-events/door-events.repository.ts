@@ -3,7 +3,7 @@
  * counts. Rows become records here (JSON text parsed, epoch-ms columns as numbers).
  * Functions take an executor so the service runs them inside its own transaction.
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, SqliteAdapter, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { CsvMappingValue, EventResult, SourceKind } from './door-events.rules.js';
 
@@ -12,10 +12,13 @@ export type Executor = Kysely<Database>;
 const num = (value: unknown): number => Number(value);
 const numOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
 
-/** Rows per multi-row insert: 9 columns x 500 stays far below SQLite's and PostgreSQL's parameter limits. */
-const INSERT_CHUNK = 500;
+/** Events per insert statement (one parameter per column, or one JSON text, whatever the size). */
+const INSERT_CHUNK = 5000;
 /** Values per `in (...)` list. */
 const IN_CHUNK = 500;
+
+/** Which SQL a statement needs where the two databases differ (bulk insert only). */
+const isSqlite = (db: Executor): boolean => db.getExecutor().adapter instanceof SqliteAdapter;
 
 // --- sources ----------------------------------------------------------------------------------
 
@@ -217,12 +220,10 @@ export async function revokeApiKey(db: Executor, id: string, now: number): Promi
 
 // --- events -----------------------------------------------------------------------------------
 
+/** One event of a batch; the source and the time of arrival are the batch's. */
 export interface NewEvent {
-  id: string;
-  sourceId: string;
   sourceEventId: string;
   occurredAt: number;
-  receivedAt: number;
   doorId: string;
   tagCode: string;
   result: EventResult;
@@ -230,29 +231,48 @@ export interface NewEvent {
 }
 
 /**
- * Multi-row inserts that skip events already stored for (source, source event id).
+ * The whole chunk travels in one short statement whose text never changes, instead of a
+ * multi-row `values` list of 500 x 9 parameters that Kysely compiles and SQLite prepares anew
+ * for every chunk. SQLite unpacks one JSON array of rows (json_each; measured at about the CPU
+ * cost per row of a bare prepared-statement loop); PostgreSQL unnests one array per column. The
+ * id is assigned by the database in arrival order (0007_door_events_keys).
+ */
+function insertChunk(db: Executor, sourceId: string, receivedAt: number, events: NewEvent[]) {
+  if (isSqlite(db)) {
+    const rows = JSON.stringify(
+      events.map((e) => [e.sourceEventId, e.occurredAt, e.doorId, e.tagCode, e.result, e.rawPayload]),
+    );
+    // `where true` tells SQLite's parser that `on conflict` belongs to the insert (upsert), not to a join.
+    return sql`insert into door_events
+        (source_id, source_event_id, occurred_at, received_at, door_id, tag_code, result, raw_payload)
+      select ${sourceId}, value ->> 0, value ->> 1, ${receivedAt}, value ->> 2, value ->> 3, value ->> 4, value ->> 5
+      from json_each(${rows}) where true
+      on conflict (source_id, source_event_id) do nothing`.execute(db);
+  }
+  return sql`insert into door_events
+      (source_id, source_event_id, occurred_at, received_at, door_id, tag_code, result, raw_payload)
+    select ${sourceId}, u.sid, u.occ, ${receivedAt}, u.door, u.tag, u.res, u.raw
+    from unnest(${events.map((e) => e.sourceEventId)}::text[], ${events.map((e) => e.occurredAt)}::bigint[],
+                ${events.map((e) => e.doorId)}::text[], ${events.map((e) => e.tagCode)}::text[],
+                ${events.map((e) => e.result)}::text[], ${events.map((e) => e.rawPayload)}::text[])
+      as u(sid, occ, door, tag, res, raw)
+    on conflict (source_id, source_event_id) do nothing`.execute(db);
+}
+
+/**
+ * Inserts a batch of one source, skipping events already stored for (source, source event id).
  * Returns how many rows were actually inserted.
  */
-export async function insertEvents(db: Executor, events: NewEvent[]): Promise<number> {
+export async function insertEvents(
+  db: Executor,
+  sourceId: string,
+  receivedAt: number,
+  events: NewEvent[],
+): Promise<number> {
   let inserted = 0;
   for (let i = 0; i < events.length; i += INSERT_CHUNK) {
-    const rows = events.slice(i, i + INSERT_CHUNK).map((e) => ({
-      id: e.id,
-      source_id: e.sourceId,
-      source_event_id: e.sourceEventId,
-      occurred_at: e.occurredAt,
-      received_at: e.receivedAt,
-      door_id: e.doorId,
-      tag_code: e.tagCode,
-      result: e.result,
-      raw_payload: e.rawPayload,
-    }));
-    const result = await db
-      .insertInto('door_events')
-      .values(rows)
-      .onConflict((oc) => oc.columns(['source_id', 'source_event_id']).doNothing())
-      .executeTakeFirst();
-    inserted += Number(result.numInsertedOrUpdatedRows ?? 0);
+    const result = await insertChunk(db, sourceId, receivedAt, events.slice(i, i + INSERT_CHUNK));
+    inserted += Number(result.numAffectedRows ?? 0);
   }
   return inserted;
 }

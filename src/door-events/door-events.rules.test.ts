@@ -31,6 +31,21 @@ describe('ISO-8601 times', () => {
     expect(parseIsoWithOffset('2026-03-02T24:00:00Z')).toBeNull();
     expect(parseIsoWithOffset('yesterday')).toBeNull();
   });
+
+  it('reads the toISOString shape (the fast path) exactly as Date does, and refuses what is not a time', () => {
+    for (const ms of [0, 951_782_400_000, 1_709_164_800_123, Date.parse('2026-03-29T01:59:59.999Z'), 4_102_444_799_999])
+      expect(parseIsoWithOffset(new Date(ms).toISOString())).toBe(ms);
+    expect(parseIsoWithOffset('2024-02-29T12:00:00.000Z')).toBe(Date.parse('2024-02-29T12:00:00Z'));
+    expect(parseIsoWithOffset('2025-02-29T12:00:00.000Z')).toBeNull();
+    expect(parseIsoWithOffset('2100-02-29T12:00:00.000Z')).toBeNull();
+    expect(parseIsoWithOffset('2000-02-29T12:00:00.000Z')).toBe(Date.parse('2000-02-29T12:00:00Z'));
+    expect(parseIsoWithOffset('2026-13-01T12:00:00.000Z')).toBeNull();
+    expect(parseIsoWithOffset('2026-04-31T12:00:00.000Z')).toBeNull();
+    expect(parseIsoWithOffset('2026-03-02T10:60:00.000Z')).toBeNull();
+    expect(parseIsoWithOffset('2026-03-02T1a:00:00.000Z')).toBeNull();
+    expect(parseIsoWithOffset('2026-03-02T10:00:00.0x0Z')).toBeNull();
+    expect(parseIsoWithOffset('2026/03/02T10:00:00.000Z')).toBeNull();
+  });
 });
 
 describe('Europe/Amsterdam local times', () => {

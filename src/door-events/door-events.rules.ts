@@ -48,6 +48,10 @@ export const LIMITS = {
 const ISO_PATTERN =
   /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|z|[+-]\d{2}(?::?\d{2})?)$/;
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const isLeapYear = (y: number) => y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+const daysInMonth = (y: number, mo: number) => (mo === 2 && isLeapYear(y) ? 29 : DAYS_IN_MONTH[mo - 1]!);
+
 function wallClockMs(
   y: number,
   mo: number,
@@ -58,16 +62,50 @@ function wallClockMs(
   fraction: string | undefined,
 ): number | null {
   if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return null;
-  const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
-  if (d > daysInMonth) return null;
-  const ms = fraction ? Math.floor(Number(`0.${fraction}`) * 1000) : 0;
-  const date = new Date(Date.UTC(2000, mo - 1, d, h, mi, s, ms));
+  if (d > daysInMonth(y, mo)) return null;
+  const ms = fraction ? (fraction.length === 3 ? Number(fraction) : Math.floor(Number(`0.${fraction}`) * 1000)) : 0;
+  const utc = Date.UTC(y, mo - 1, d, h, mi, s, ms);
+  if (y >= 100) return utc;
+  // Date.UTC reads years 0-99 as 1900-1999; only then is a Date object needed.
+  const date = new Date(utc);
   date.setUTCFullYear(y);
   return date.getTime();
 }
 
+const digit = (text: string, at: number): number => text.charCodeAt(at) - 48;
+const twoDigits = (text: string, at: number): number => {
+  const a = digit(text, at);
+  const b = digit(text, at + 1);
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+};
+
+/**
+ * `YYYY-MM-DDTHH:MM:SS.sssZ`, what `Date.prototype.toISOString` and most controllers send, read
+ * without a regular expression (ingest reads tens of thousands per second); null when the text has
+ * another shape, which the general pattern below then reads.
+ */
+function parseCanonicalUtc(text: string): number | null {
+  if (text.length !== 24 || text.charCodeAt(23) !== 90 /* Z */) return null;
+  if (text[4] !== '-' || text[7] !== '-' || text[10] !== 'T' || text[13] !== ':' || text[16] !== ':') return null;
+  if (text[19] !== '.') return null;
+  const century = twoDigits(text, 0);
+  const yy = twoDigits(text, 2);
+  const mo = twoDigits(text, 5);
+  const d = twoDigits(text, 8);
+  const h = twoDigits(text, 11);
+  const mi = twoDigits(text, 14);
+  const s = twoDigits(text, 17);
+  const ms1 = twoDigits(text, 20);
+  const ms2 = digit(text, 22);
+  if (century < 0 || yy < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || s < 0 || ms1 < 0 || ms2 < 0 || ms2 > 9)
+    return null;
+  return wallClockMs(century * 100 + yy, mo, d, h, mi, s, text.slice(20, 23));
+}
+
 /** ISO-8601 date-time with an explicit offset (`Z` or `±hh:mm`) to epoch ms; null otherwise. */
 export function parseIsoWithOffset(text: string): number | null {
+  const canonical = parseCanonicalUtc(text);
+  if (canonical !== null) return canonical;
   const m = ISO_PATTERN.exec(text.trim());
   if (!m) return null;
   const wall = wallClockMs(
@@ -255,6 +293,8 @@ export function parseRecord(input: RawRecord, options: ParseOptions, rawPayload:
 
 export function normaliseResult(value: unknown, map?: Record<string, EventResult>): EventResult | null {
   if (typeof value !== 'string') return null;
+  // Our own words, as sent: no mapping can change them (mapped keys are the source's words).
+  if (!map && (value === 'granted' || value === 'denied' || value === 'other')) return value;
   const key = value.trim().toLowerCase();
   const mapped = map?.[key];
   if (mapped) return mapped;

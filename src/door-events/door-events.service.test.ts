@@ -120,6 +120,21 @@ describe.each(DIALECTS)('door-event ingest and key tags on %s', (dialect) => {
     });
   });
 
+  it('stores text exactly as sent through the bulk insert: quotes, backslashes, non-ASCII, numbers', async () => {
+    const odd = event('e"\\1', { tag: 'TAG "ü" \\ 😀', extra: { n: 12345678901234, s: 'a\nb' } });
+    expect(await events.ingest(sourceId, [odd, event('42')])).toMatchObject({ accepted: 2 });
+    const rows = await db.kysely
+      .selectFrom('door_events')
+      .select(['source_event_id', 'tag_code', 'occurred_at', 'raw_payload'])
+      .orderBy('id')
+      .execute();
+    expect(rows.map((r) => [r.source_event_id, r.tag_code, Number(r.occurred_at)])).toEqual([
+      ['e"\\1', 'TAG "ü" \\ 😀', clock.now() - 60_000],
+      ['42', 'TAG-1', clock.now() - 60_000],
+    ]);
+    expect(rows[0]!.raw_payload).toBe(JSON.stringify(odd));
+  });
+
   it('stores nothing twice when a batch is resent (and within one batch)', async () => {
     const batch = [event('e1'), event('e2'), event('e2')];
     expect(await events.ingest(sourceId, batch)).toMatchObject({ accepted: 2, duplicates: 1 });

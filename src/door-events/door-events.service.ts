@@ -386,18 +386,15 @@ export class DoorEventService {
         }
         seen.add(record.sourceEventId);
         events.push({
-          id: newId(),
-          sourceId,
           sourceEventId: record.sourceEventId,
           occurredAt: record.occurredAt,
-          receivedAt,
           doorId: door.doorId,
           tagCode: record.tagCode,
           result: record.result,
           rawPayload: record.rawPayload,
         });
       }
-      const accepted = await repo.insertEvents(trx, events);
+      const accepted = await repo.insertEvents(trx, sourceId, receivedAt, events);
       const duplicates = duplicatesInBatch + events.length - accepted;
       const counts: SourceCounters = {
         received: items.length,

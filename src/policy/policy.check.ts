@@ -119,6 +119,7 @@ export function checkPolicy(doc: unknown): PolicyCheck {
   checkDisclosure(policy, ctx);
   checkDeadlinesAndFees(policy, ctx);
   checkCameras(policy, ctx);
+  checkLiveView(policy, ctx);
   return ctx.errors.length ? { errors: ctx.errors, warnings: ctx.warnings } : { policy, ...ctx };
 }
 
@@ -568,4 +569,26 @@ function checkCameras(policy: Policy, { warnings }: Ctx): void {
       'AP list of mandatory DPIAs',
     ]);
   }
+}
+
+/**
+ * Live view is watching as things happen, while footage is in principle viewed only after an
+ * incident (M 3.5, W intro): anything beyond technical checks (M 6.5, W 6.6) is a warning.
+ */
+function checkLiveView(policy: Policy, { warnings }: Ctx): void {
+  policy.liveView?.purposes.forEach((purpose, i) => {
+    const path = `liveView.purposes[${i}]`;
+    if (!policy.purposes[purpose]?.categories.includes('footage')) {
+      warnings.push(issue(path, 'live-view-purpose-without-footage', `${purpose} does not cover footage here`, []));
+    } else if (purpose !== 'technical-check') {
+      warnings.push(
+        issue(
+          path,
+          'live-view-monitoring',
+          `Live view for ${purpose} means watching people as they pass; footage is viewed only after an incident`,
+          ['M 3.5', 'M 6.5', 'W 6.6', 'GDPR 5(1)(c)'],
+        ),
+      );
+    }
+  });
 }

@@ -159,6 +159,13 @@ const PlacementRule = z.strictObject({
   note: z.string().optional(),
 });
 
+/** Which purposes may watch the most recent footage as it is recorded (live view). */
+const LiveView = z.strictObject({
+  purposes: z.array(z.enum(PURPOSES)),
+  articles: Articles,
+  note: z.string().optional(),
+});
+
 const DisclosureCategory = z.strictObject({
   recipients: z.array(z.enum(RECIPIENT_KINDS)),
   articles: Articles,
@@ -230,6 +237,8 @@ export const PolicySchema = z.strictObject({
   /** Reference to the DPIA covering this processing (GDPR 35). */
   dpiaReference: z.string().min(1).optional(),
   keyTags: z.strictObject({ enabled: z.boolean(), articles: Articles, note: z.string().optional() }),
+  /** Live view (issue 4); absent = no live view for anyone. */
+  liveView: LiveView.optional(),
 });
 
 /** A validated policy (defaults applied). */

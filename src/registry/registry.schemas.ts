@@ -61,9 +61,23 @@ const flag = z.boolean();
 export const Id = z.string().trim().min(1).max(MAX.id);
 export const IdParams = z.strictObject({ id: Id });
 
+/**
+ * A local clip the recorder loops in real time (`file:///abs/clip.ts`), for demonstrations
+ * without camera hardware (issue 4). No host: it never leaves the server.
+ */
+export function isLocalFileUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'file:' && url.hostname === '' && url.pathname.length > 1 && !url.search && !url.hash;
+  } catch {
+    return false;
+  }
+}
+
 export function parseStreamUrl(value: string): URL | null {
   try {
     const url = new URL(value);
+    if (isLocalFileUrl(value)) return url;
     if (!(STREAM_PROTOCOLS as readonly string[]).includes(url.protocol) || url.hostname === '') return null;
     return url;
   } catch {
@@ -77,7 +91,7 @@ export const StreamUrl = z
   .min(1)
   .max(MAX.streamUrl)
   .refine((value) => parseStreamUrl(value) !== null, {
-    message: `expected a URL with a host, scheme one of ${STREAM_PROTOCOLS.join(' ')}`,
+    message: `expected a URL with a host, scheme one of ${STREAM_PROTOCOLS.join(' ')}, or file:///<absolute path>`,
   });
 
 export const Credentials = z.strictObject({

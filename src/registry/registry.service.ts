@@ -55,6 +55,7 @@ import {
   EntranceCreate,
   EntrancePatch,
   PageQuery,
+  isLocalFileUrl,
   parseStreamUrl,
   type AreaCreateInput,
   type AreaPatchInput,
@@ -319,6 +320,9 @@ export class RegistryService {
     const url = this.tryDecrypt(r.streamUrlEnc);
     const credentials = this.credentialsOf(r);
     const urlPassword = url !== null && (parseStreamUrl(url)?.password ?? '') !== '';
+    // A local clip (the demo's `file` source) crosses no network: the password and secured
+    // connection rules for network cameras are met by construction.
+    const localFile = url !== null && isLocalFileUrl(url);
     return {
       kind: r.kind,
       status: r.status,
@@ -326,8 +330,8 @@ export class RegistryService {
       placement: r.placement,
       areaOutdoor,
       streamUrlSet: url !== null,
-      passwordSet: Boolean(credentials?.password) || urlPassword,
-      connectionSecured: r.connectionSecured,
+      passwordSet: Boolean(credentials?.password) || urlPassword || localFile,
+      connectionSecured: r.connectionSecured || localFile,
       hidden: { suspicion: r.hiddenSuspicion, dpiaReference: r.hiddenDpiaReference, endDate: r.hiddenEndDate },
       activatedAt: r.activatedAt,
     };

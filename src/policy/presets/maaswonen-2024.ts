@@ -276,6 +276,11 @@ export const maaswonen2024 = {
     articles: [],
     note: `${PRESET_CHOICE} M does not provide for dummies, and its signs announce that recordings are made (M 3.2).`,
   },
+  liveView: {
+    purposes: ['technical-check'],
+    articles: ['M 6.5', 'M 2.2', 'M 3.5'],
+    note: `${PRESET_CHOICE} M has no live-view article. Footage is in principle not viewed (M 3.5), so only technical staff see the live image, to check that a camera works (M 6.5, M 2.2).`,
+  },
   keyTags: {
     enabled: true,
     articles: ['M 3.5', 'M 3.6', 'M 6.6', 'M 6.7', 'M 7'],

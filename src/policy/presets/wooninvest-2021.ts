@@ -171,5 +171,10 @@ export const wooninvest2021 = {
     note: `End date and 30-day maximum are the ${PRESET_CHOICE.toLowerCase()} Hidden surveillance must be temporary.`,
   },
   dummyCameras: { allowed: true, articles: ['W 3.3'], note: 'Dummies are used and people are not told (W 3.3).' },
+  liveView: {
+    purposes: ['technical-check'],
+    articles: ['W 6.6', 'W 2.7'],
+    note: `${PRESET_CHOICE} W has no live-view article. Cameras are read out only when evidence is needed (W intro), so only the maintenance company sees the live image, to check that cameras work (W 6.6).`,
+  },
   keyTags: { enabled: false, articles: [], note: 'W does not register key tags.' },
 } satisfies PolicyInput;

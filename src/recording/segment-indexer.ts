@@ -1,0 +1,312 @@
+/**
+ * Indexes the segments of one ffmpeg run: a row is written only after the file is closed
+ * (a later file exists, or the run ended) and sealed (hashed and fsync'ed, directory too).
+ * Times come from the run's segment list (see placeSegment in recording.rules.ts). The last
+ * file of a run that ended abruptly has no list entry: it is probed, indexed if it plays and
+ * removed if it does not. Used live by the recorder and at start-up by reconciliation.
+ */
+import { open, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+import type { Clock } from '../lib/clock.js';
+import { newId } from '../lib/ids.js';
+import type { MediaTools } from '../media/ffmpeg.js';
+import { redactText } from '../media/redact.js';
+import { listSegments, parseSegmentName, SEGMENT_EXTENSION } from '../media/segment-recorder.js';
+import { insertSegment, isUniqueViolation, latestSegment, type SegmentRecord } from './recording.repository.js';
+import {
+  parseSegmentList,
+  placeSegment,
+  placeTruncatedSegment,
+  type RunTimeline,
+  type SegmentListEntry,
+} from './recording.rules.js';
+import {
+  cameraDirectory,
+  fileExists,
+  fsyncDirectory,
+  removeFile,
+  runListPath,
+  sealFile,
+  segmentFileOf,
+} from './segment-files.js';
+
+/** The part of the logger the recorder uses (pino's Logger fits). */
+export interface RecordingLogger {
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+export interface IndexerDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  media: Pick<MediaTools, 'probe'>;
+  logger: RecordingLogger;
+  recordingsDir: string;
+}
+
+export interface RunIndexerOptions {
+  /** Wall-clock ms of the run's stream time 0; defaults to the run stamp in the file names. */
+  anchor?: number;
+  /**
+   * Live: the list is read as ffmpeg writes it, so the moment an entry is first seen bounds
+   * the segment's end (anchor correction). Off for runs of earlier processes, read later.
+   */
+  live: boolean;
+  /** Files of this run that already have rows (reconciliation), with their times. */
+  indexed?: ReadonlyMap<string, { startAt: number; endAt: number }>;
+  reanchorToleranceMs?: number;
+}
+
+export interface PollResult {
+  indexed: SegmentRecord[];
+  /** Unplayable or empty files that were removed instead of indexed. */
+  removed: string[];
+}
+
+interface PendingEntry extends SegmentListEntry {
+  /** When the entry was first read; only for the last entry of a read (see readList). */
+  seenAt: number | null;
+}
+
+function nextSegmentName(name: string): string | undefined {
+  const parsed = parseSegmentName(name);
+  if (!parsed) return undefined;
+  return `${parsed.run}-${String(parsed.index + 1).padStart(6, '0')}${SEGMENT_EXTENSION}`;
+}
+
+export class RunIndexer {
+  readonly directory: string;
+  private timeline: RunTimeline;
+  private listOffset = 0;
+  private readonly pending: PendingEntry[] = [];
+  private readonly listed = new Set<string>();
+  private lastListedIndex = -1;
+  private readonly handled = new Set<string>();
+  private ended = false;
+  private finished = false;
+
+  constructor(
+    private readonly deps: IndexerDeps,
+    readonly cameraId: string,
+    readonly run: string,
+    private readonly options: RunIndexerOptions,
+  ) {
+    this.directory = cameraDirectory(deps.recordingsDir, cameraId);
+    const stamp = parseSegmentName(`${run}-000000${SEGMENT_EXTENSION}`);
+    if (!stamp) throw new RangeError(`not a run stamp: ${run}`);
+    this.timeline = { anchor: options.anchor ?? stamp.runStartedAt, lastEnd: null };
+    for (const name of options.indexed?.keys() ?? []) this.handled.add(name);
+  }
+
+  /**
+   * A run's first segment never starts before the camera's last indexed segment ends: the
+   * previous run's times come from its own anchor (and, after a crash, from probing), so the
+   * two time lines can disagree by a few ms, and segments of one camera must never overlap.
+   */
+  private async startAfterEarlierRuns(): Promise<void> {
+    // Only the live run: every other run of the camera is older than it. A run indexed late
+    // (reconciliation) keeps its own time line, which a newer run's rows must not push.
+    if (!this.options.live || this.timeline.lastEnd !== null) return;
+    const latest = await latestSegment(this.deps.db, this.cameraId);
+    if (latest && latest.endAt > this.timeline.anchor) this.timeline = { ...this.timeline, lastEnd: latest.endAt };
+  }
+
+  /** The process of this run exited: its last file is closed too. */
+  markEnded(): void {
+    this.ended = true;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /** True once the run ended and every file of it was indexed or removed. */
+  get isFinished(): boolean {
+    return this.finished;
+  }
+
+  /** Reads new list entries and indexes every segment that is closed by now. */
+  async poll(): Promise<PollResult> {
+    const result: PollResult = { indexed: [], removed: [] };
+    if (this.finished) return result;
+    const ended = this.ended; // decided before reading, so no file can close unseen in between
+    await this.readList();
+    let synced = false;
+    while (this.pending.length > 0) {
+      const entry = this.pending[0]!;
+      if (!ended) {
+        const next = nextSegmentName(entry.name);
+        if (!next || !(await fileExists(join(this.directory, next)))) break;
+      }
+      this.pending.shift();
+      const known = this.options.indexed?.get(entry.name);
+      if (known) {
+        // Already indexed (reconciliation): continue the run's time line from its row.
+        this.timeline = { anchor: known.endAt - Math.round(entry.end * 1000), lastEnd: known.endAt };
+        continue;
+      }
+      if (this.handled.has(entry.name)) continue;
+      this.handled.add(entry.name);
+      await this.startAfterEarlierRuns();
+      const placed = placeSegment(
+        this.timeline,
+        entry,
+        this.options.live ? entry.seenAt : null,
+        this.options.reanchorToleranceMs,
+      );
+      const outcome = await this.indexFile(entry.name, placed.startAt, placed.endAt);
+      if (typeof outcome === 'object' || outcome === 'exists') this.timeline = placed.timeline;
+      if (typeof outcome === 'object') result.indexed.push(outcome);
+      else if (outcome === 'removed') result.removed.push(entry.name);
+      if (outcome !== 'missing') synced = true;
+    }
+    if (ended && this.pending.length === 0) {
+      await this.indexUnlisted(result);
+      this.finished = true;
+      synced = true;
+    }
+    if (synced) await fsyncDirectory(this.directory);
+    return result;
+  }
+
+  private async readList(): Promise<void> {
+    const path = runListPath(this.directory, this.run);
+    let handle;
+    try {
+      // One stat when nothing was added, which is most passes.
+      if ((await stat(path)).size <= this.listOffset) return;
+      handle = await open(path, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    try {
+      const { size } = await handle.stat();
+      if (size <= this.listOffset) return;
+      const buffer = Buffer.alloc(size - this.listOffset);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, this.listOffset);
+      const { entries, consumed } = parseSegmentList(buffer.subarray(0, bytesRead).toString('utf8'));
+      this.listOffset += consumed;
+      // Only the newest entry of a read was closed just now; older ones in the same read
+      // may have closed earlier (ffmpeg writes the first segments in a burst after probing
+      // the stream), so they bound nothing and follow the anchor as it is.
+      const seenAt = this.deps.clock.now();
+      const ours = entries.filter((entry) => parseSegmentName(entry.name)?.run === this.run);
+      ours.forEach((entry, i) => {
+        this.listed.add(entry.name);
+        this.lastListedIndex = Math.max(this.lastListedIndex, parseSegmentName(entry.name)?.index ?? -1);
+        this.pending.push({ ...entry, seenAt: i === ours.length - 1 ? seenAt : null });
+      });
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /**
+   * Seals and indexes one closed file. Returns the new row, or what happened instead:
+   * `exists` (a row for the file is already there), `removed` (empty), `missing` (gone).
+   */
+  private async indexFile(
+    name: string,
+    startAt: number,
+    endAt: number,
+  ): Promise<SegmentRecord | 'exists' | 'removed' | 'missing'> {
+    const path = join(this.directory, name);
+    let sealed;
+    try {
+      sealed = await sealFile(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+      throw error;
+    }
+    if (sealed.bytes === 0) {
+      await removeFile(path);
+      this.deps.logger.warn({ cameraId: this.cameraId, file: name }, 'empty segment removed');
+      return 'removed';
+    }
+    const record: SegmentRecord = {
+      id: newId(),
+      cameraId: this.cameraId,
+      file: segmentFileOf(this.cameraId, name),
+      startAt,
+      endAt,
+      bytes: sealed.bytes,
+      sha256: sealed.sha256,
+      createdAt: this.deps.clock.now(),
+      erasingAt: null,
+    };
+    try {
+      await insertSegment(this.deps.db, record);
+    } catch (error) {
+      if (isUniqueViolation(error)) return 'exists';
+      throw error;
+    }
+    return record;
+  }
+
+  /**
+   * Files of the ended run without a list entry: the segment that was open when the process
+   * died. Probed: one that holds video is indexed with its probed duration, others removed.
+   */
+  private async indexUnlisted(result: PollResult): Promise<void> {
+    for (const file of await this.unlistedCandidates()) {
+      if (this.listed.has(file.name) || this.handled.has(file.name)) continue;
+      this.handled.add(file.name);
+      const duration = await this.playableDuration(file.path);
+      if (duration === null) {
+        if (await removeFile(file.path)) result.removed.push(file.name);
+        this.deps.logger.warn({ cameraId: this.cameraId, file: file.name }, 'unplayable segment removed');
+        continue;
+      }
+      await this.startAfterEarlierRuns();
+      const placed = placeTruncatedSegment(this.timeline, duration);
+      const outcome = await this.indexFile(file.name, placed.startAt, placed.endAt);
+      if (typeof outcome === 'object' || outcome === 'exists') this.timeline = placed.timeline;
+      if (typeof outcome === 'object') result.indexed.push(outcome);
+      else if (outcome === 'removed') result.removed.push(file.name);
+    }
+  }
+
+  /**
+   * Files of this run after its last list entry. They are numbered consecutively, so with a
+   * list only the next names are tried (no listing of a directory that may hold weeks of
+   * segments); without one (it was lost) the directory is listed.
+   */
+  private async unlistedCandidates(): Promise<{ name: string; path: string }[]> {
+    if (this.listed.size > 0) {
+      const found = [];
+      for (let index = this.lastListedIndex + 1; ; index++) {
+        const name = `${this.run}-${String(index).padStart(6, '0')}${SEGMENT_EXTENSION}`;
+        const path = join(this.directory, name);
+        if (!(await fileExists(path))) return found;
+        found.push({ name, path });
+      }
+    }
+    try {
+      return (await listSegments(this.directory)).filter((f) => f.run === this.run);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+  }
+
+  /** Seconds of video in a file, or null when it holds none (empty, header only, garbage). */
+  private async playableDuration(path: string): Promise<number | null> {
+    try {
+      if ((await stat(path)).size === 0) return null;
+      const probe = await this.deps.media.probe(path);
+      const video = probe.streams.some((s) => s.codecType === 'video');
+      const duration = probe.durationSeconds;
+      return video && duration !== undefined && duration > 0 ? duration : null;
+    } catch (error) {
+      this.deps.logger.warn(
+        { cameraId: this.cameraId, file: path, reason: redactText(String((error as Error).message)) },
+        'segment probe failed',
+      );
+      return null;
+    }
+  }
+}

@@ -1,0 +1,683 @@
+/**
+ * The retention sweeper: per category and per the policy in force, erases what is older than
+ * its retention and not held (W 6.3, M 6.6, M 6.7), in bounded batches of short write
+ * transactions, crash-safe at every step:
+ *   footage/exports: mark (erasing_at, with the erasure record, in one transaction) -> delete the
+ *   file -> delete the row. A crash leaves marked rows; `reconcile()` finishes them at start-up.
+ *   door events: one transaction deletes a time range (the raw payload goes with the row) and
+ *   adds the erasure record.
+ * Marking and hold creation both lock the `holds` lock row first, so a batch never erases what a
+ * hold created before it covers. Disk pressure erases the oldest unheld footage first and never
+ * held footage: when only held footage is left, recording stops (see DiskGuard).
+ */
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+import { activeHoldScopes, lockHolds } from '../holds/holds.repository.js';
+import { exportHeld } from '../holds/holds.rules.js';
+import type { Clock } from '../lib/clock.js';
+import { newId } from '../lib/ids.js';
+import type { Logger } from '../lib/logger.js';
+import { retentionMs, type Policy } from '../policy/index.js';
+import * as repo from './retention.repository.js';
+import {
+  bytesToFree,
+  dueBefore,
+  dueReason,
+  nextBatchSize,
+  overdueBefore,
+  SWEPT_CATEGORIES,
+  tally,
+  underPressure,
+  type FreeSpaceThreshold,
+  type SweptCategory,
+} from './retention.rules.js';
+import { nodeFileStore, statfsFreeSpace, type FileStore, type FreeSpace } from './storage.js';
+
+export interface SweeperDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  policy: () => Policy;
+  logger?: Logger | undefined;
+  /** `<dataDir>/recordings` and `<dataDir>/exports`. */
+  recordingsDir: string;
+  exportsDir: string;
+  intervalMs: number;
+  threshold: FreeSpaceThreshold;
+  files?: FileStore;
+  freeSpace?: FreeSpace;
+  /** Limits of the adaptive batch sizes (tests use small ones to exercise many batches). */
+  batch?: { segments?: { min: number; max: number }; events?: { min: number; max: number } };
+}
+
+export interface CategoryResult {
+  category: SweptCategory;
+  retention: string | null;
+  erased: number;
+  bytes: number;
+  /** Wall time spent on this category, ms. */
+  ms: number;
+  skipped?: string;
+}
+
+export interface SweepResult {
+  runId: string;
+  startedAt: number;
+  categories: CategoryResult[];
+  disk: DiskStatus;
+  /** Longest write transaction of this run, ms. */
+  longestTransactionMs: number;
+  transactions: number;
+  alarmsRaised: string[];
+}
+
+export interface DiskStatus {
+  checked: boolean;
+  underPressure: boolean;
+  freeBytes: number | null;
+  totalBytes: number | null;
+  erasedForSpace: number;
+  /** Cameras that must not record: the disk is full of held footage only. */
+  stoppedCameras: string[];
+}
+
+export interface PlanLine {
+  category: SweptCategory;
+  targetType: 'camera' | 'door' | 'export';
+  targetId: string;
+  count: number;
+  bytes: number;
+  from: number;
+  to: number;
+  reason: string;
+}
+
+export interface SweepPlan {
+  at: number;
+  policyId: string;
+  erase: PlanLine[];
+  /** Due by age, but kept because an active hold covers it. */
+  held: (PlanLine & { holdIds: string[] })[];
+  skipped: { category: SweptCategory; reason: string }[];
+}
+
+const DEFAULT_SEGMENT_BATCH = { min: 50, max: 5000 };
+const DEFAULT_EVENT_BATCH = { min: 200, max: 50_000 };
+const UNLINK_CONCURRENCY = 32;
+const RECONCILE_BATCH = 2000;
+
+/** The recorder asks this before (re)starting a camera; it changes after each sweep's disk check. */
+export class DiskGuard {
+  private stopped = new Set<string>();
+  private listeners: ((stopped: readonly string[]) => void)[] = [];
+
+  /** False while the disk is full of held footage only: recording would have to erase held data. */
+  shouldRecord(cameraId: string): boolean {
+    return !this.stopped.has(cameraId);
+  }
+
+  stoppedCameras(): string[] {
+    return [...this.stopped];
+  }
+
+  /** Called with the cameras that must stop (empty: all may record again) whenever that changes. */
+  onChange(listener: (stopped: readonly string[]) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+
+  set(cameraIds: readonly string[]): void {
+    const next = new Set(cameraIds);
+    const same = next.size === this.stopped.size && [...next].every((id) => this.stopped.has(id));
+    this.stopped = next;
+    if (!same) for (const listener of this.listeners) listener([...next]);
+  }
+}
+
+export class RetentionSweeper {
+  readonly disk = new DiskGuard();
+  private readonly files: FileStore;
+  private readonly freeSpace: FreeSpace;
+  private running: Promise<SweepResult> | null = null;
+  private reconciled = false;
+  private segmentBatch: number;
+  private eventBatch: number;
+  private longest = 0;
+  private transactions = 0;
+
+  constructor(private readonly deps: SweeperDeps) {
+    this.files = deps.files ?? nodeFileStore;
+    this.freeSpace = deps.freeSpace ?? statfsFreeSpace;
+    // Start small: the first transaction must already stay under the 50 ms target; sizes then adapt.
+    this.segmentBatch = Math.min(500, this.segmentLimits.max);
+    this.eventBatch = Math.min(1000, this.eventLimits.max);
+  }
+
+  private get segmentLimits() {
+    return this.deps.batch?.segments ?? DEFAULT_SEGMENT_BATCH;
+  }
+  private get eventLimits() {
+    return this.deps.batch?.events ?? DEFAULT_EVENT_BATCH;
+  }
+
+  /** One sweep at a time per process; a second call joins the running one. */
+  sweep(): Promise<SweepResult> {
+    this.running ??= this.runOnce().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  /** A write transaction, timed: the sweeper's promise is that none holds the lock > 50 ms. */
+  private async timed<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<{ value: T; ms: number }> {
+    const started = performance.now();
+    const value = await this.deps.db.transaction().execute(fn);
+    const ms = performance.now() - started;
+    this.longest = Math.max(this.longest, ms);
+    this.transactions += 1;
+    return { value, ms };
+  }
+
+  /**
+   * Finishes erasures a crash interrupted: rows marked `erasing_at` lose their file, then their
+   * row (segments and exports). Their erasure records were written when they were marked.
+   * Runs before the first sweep of a process; the recorder's start-up does the same for segments.
+   */
+  async reconcile(): Promise<{ segments: number; exports: number }> {
+    let segments = 0;
+    for (;;) {
+      const marked = await repo.markedSegments(this.deps.db, RECONCILE_BATCH);
+      if (marked.length === 0) break;
+      await this.removeFiles(marked.map((m) => m.file));
+      await this.timed((trx) =>
+        repo.deleteMarkedSegments(
+          trx,
+          marked.map((m) => m.id),
+        ),
+      );
+      segments += marked.length;
+      if (marked.length < RECONCILE_BATCH) break;
+    }
+    let exports = 0;
+    for (const exp of await repo.markedExports(this.deps.db)) {
+      await this.files.removeDirectory(this.deps.exportsDir, exp.directory);
+      await this.timed((trx) => repo.deleteMarkedExport(trx, exp.id));
+      exports += 1;
+    }
+    this.reconciled = true;
+    return { segments, exports };
+  }
+
+  private async runOnce(): Promise<SweepResult> {
+    if (!this.reconciled) await this.reconcile();
+    const { db, clock } = this.deps;
+    const policy = this.deps.policy();
+    const now = clock.now();
+    const runId = newId();
+    this.longest = 0;
+    this.transactions = 0;
+    await repo.startRun(db, { id: runId, at: now, policyId: policy.id });
+    const result: SweepResult = {
+      runId,
+      startedAt: now,
+      categories: [],
+      disk: emptyDisk(),
+      longestTransactionMs: 0,
+      transactions: 0,
+      alarmsRaised: [],
+    };
+    try {
+      for (const category of SWEPT_CATEGORIES) {
+        const started = performance.now();
+        const done = await this.sweepCategory(runId, category, policy, now, result.alarmsRaised);
+        result.categories.push({ ...done, ms: Math.round(performance.now() - started) });
+      }
+      result.disk = await this.checkDisk(runId, policy, result.alarmsRaised);
+      result.longestTransactionMs = this.longest;
+      result.transactions = this.transactions;
+      await repo.finishRun(db, runId, clock.now(), summaryOf(result), null);
+      return result;
+    } catch (error) {
+      await repo.finishRun(db, runId, clock.now(), summaryOf(result), String(error)).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Retention of a category under `policy`, or why it is not swept. */
+  private retentionOf(
+    policy: Policy,
+    category: SweptCategory,
+  ): { ms: number | null; text: string | null } | { skip: string } {
+    const rule = policy.dataCategories[category];
+    if (!rule) return { skip: `the policy defines no ${category}` };
+    return { ms: retentionMs(policy, category), text: rule.retention };
+  }
+
+  private async sweepCategory(
+    runId: string,
+    category: SweptCategory,
+    policy: Policy,
+    now: number,
+    alarms: string[],
+  ): Promise<Omit<CategoryResult, 'ms'>> {
+    const retention = this.retentionOf(policy, category);
+    if ('skip' in retention) {
+      // Never silently "keep forever": data of a category the policy does not define is an alarm.
+      if (category === 'door-events' && (await repo.anyDoorEvents(this.deps.db))) {
+        await this.alarm(alarms, {
+          key: `category-undefined:${category}`,
+          kind: 'category-undefined',
+          severity: 'error',
+          complexId: null,
+          targetType: null,
+          targetId: null,
+          message: `Door events are stored, but policy ${policy.id} defines no retention for them`,
+          messageNl: `Er zijn deurgebeurtenissen opgeslagen, maar beleid ${policy.id} kent er geen bewaartermijn voor`,
+          details: { category },
+        });
+      }
+      return { category, retention: null, erased: 0, bytes: 0, skipped: retention.skip };
+    }
+    if (retention.ms === null)
+      return { category, retention: null, erased: 0, bytes: 0, skipped: 'no automatic erasure' };
+    const record = { runId, category, reason: 'retention', policyId: policy.id, retentionMs: retention.ms };
+    const before = dueBefore(now, retention.ms);
+    await this.checkOverdue(category, policy, now, retention.ms, alarms);
+    let counted: { erased: number; bytes: number };
+    if (category === 'footage') counted = await this.eraseSegments(record, before);
+    else if (category === 'door-events') counted = await this.eraseEvents(record, before);
+    else counted = await this.eraseExports(record, before);
+    return { category, retention: retention.text, ...counted };
+  }
+
+  /** Raises `retention-overdue` when unheld data older than retention + 2 intervals exists. */
+  private async checkOverdue(category: SweptCategory, policy: Policy, now: number, ms: number, alarms: string[]) {
+    const limit = overdueBefore(now, ms, this.deps.intervalMs);
+    const holds = await activeHoldScopes(this.deps.db);
+    let oldest: { targetType: string; targetId: string; at: number } | undefined;
+    if (category === 'footage') {
+      const s = await repo.oldestUnheldSegment(this.deps.db, limit, holds);
+      if (s) oldest = { targetType: 'camera', targetId: s.cameraId, at: s.startAt };
+    } else if (category === 'door-events') {
+      const e = await repo.oldestUnheldEvent(this.deps.db, limit, holds);
+      if (e) oldest = { targetType: 'door', targetId: e.doorId, at: e.occurredAt };
+    } else {
+      const due = (await repo.dueExports(this.deps.db, limit, 100)).find((x) => !exportHeld(x, holds));
+      if (due) oldest = { targetType: 'export', targetId: due.id, at: due.createdAt };
+    }
+    const key = `retention-overdue:${category}`;
+    if (!oldest) {
+      await repo.clearAlarm(this.deps.db, key, now);
+      return;
+    }
+    const articles = policy.dataCategories[category]?.articles ?? [];
+    await this.alarm(alarms, {
+      key,
+      kind: 'retention-overdue',
+      severity: 'error',
+      complexId: null,
+      targetType: oldest.targetType,
+      targetId: oldest.targetId,
+      message: `Unheld ${category} older than its retention plus two sweep intervals was found (oldest from ${new Date(oldest.at).toISOString()}) [${articles.join(', ')}]`,
+      messageNl: `Niet veiliggestelde ${category} ouder dan de bewaartermijn plus twee veegintervallen aangetroffen (oudste van ${new Date(oldest.at).toISOString()}) [${articles.join(', ')}]`,
+      details: { category, oldestAt: oldest.at, retentionMs: ms, intervalMs: this.deps.intervalMs },
+    });
+  }
+
+  private async alarm(alarms: string[], input: repo.AlarmInput): Promise<void> {
+    const isNew = await repo.raiseAlarm(this.deps.db, input, this.deps.clock.now());
+    alarms.push(input.key);
+    if (isNew) this.deps.logger?.warn({ alarm: input.key }, input.message);
+  }
+
+  private async removeFiles(files: readonly string[]): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < files.length) {
+        const file = files[next++]!;
+        await this.files.removeFile(this.deps.recordingsDir, file);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(UNLINK_CONCURRENCY, files.length) }, worker));
+  }
+
+  /**
+   * Marks one batch of segments starting in [from, to) (or, for disk pressure, up to `maxBytes`),
+   * deletes their files, then their rows. Returns what was erased.
+   */
+  private async segmentBatchErase(
+    record: { runId: string; category: string; reason: string; policyId: string; retentionMs: number | null },
+    from: number,
+    to: number,
+  ): Promise<{ count: number; bytes: number }> {
+    const now = this.deps.clock.now();
+    const { value: marked, ms } = await this.timed(async (trx) => {
+      await lockHolds(trx);
+      const holds = await activeHoldScopes(trx);
+      const items = await repo.markSegments(trx, { from, to, now, holds });
+      await repo.addErasures(
+        trx,
+        { ...record, now },
+        tally(
+          items.map((i) => ({ targetId: i.cameraId, from: i.startAt, to: i.endAt, bytes: i.bytes })),
+          'camera',
+        ),
+      );
+      return items;
+    });
+    this.segmentBatch = nextBatchSize(this.segmentBatch, ms, this.segmentLimits);
+    if (marked.length === 0) return { count: 0, bytes: 0 };
+    await this.removeFiles(marked.map((m) => m.file));
+    const ids = marked.map((m) => m.id);
+    // Deleting rows is chunked like marking, so no transaction grows with the batch.
+    for (let i = 0; i < ids.length; i += 1000) {
+      await this.timed((trx) => repo.deleteMarkedSegments(trx, ids.slice(i, i + 1000)));
+    }
+    return { count: marked.length, bytes: marked.reduce((sum, m) => sum + m.bytes, 0) };
+  }
+
+  private async eraseSegments(
+    record: { runId: string; category: string; reason: string; policyId: string; retentionMs: number | null },
+    before: number,
+  ): Promise<{ erased: number; bytes: number }> {
+    let from = Number.MIN_SAFE_INTEGER;
+    let erased = 0;
+    let bytes = 0;
+    for (;;) {
+      const boundary = await repo.segmentBoundary(this.deps.db, from, before, this.segmentBatch);
+      // Many segments can share a start time (all cameras at once): always move forward.
+      const to = boundary === null ? before : Math.max(boundary, from + 1);
+      const done = await this.segmentBatchErase(record, from, to);
+      erased += done.count;
+      bytes += done.bytes;
+      if (boundary === null) break;
+      from = to;
+    }
+    return { erased, bytes };
+  }
+
+  private async eraseEvents(
+    record: { runId: string; category: string; reason: string; policyId: string; retentionMs: number | null },
+    before: number,
+  ): Promise<{ erased: number; bytes: number }> {
+    let from = Number.MIN_SAFE_INTEGER;
+    let erased = 0;
+    let bytes = 0;
+    for (;;) {
+      const boundary = await repo.eventBoundary(this.deps.db, from, before, this.eventBatch);
+      const to = boundary === null ? before : Math.max(boundary, from + 1);
+      const now = this.deps.clock.now();
+      const { value: items, ms } = await this.timed(async (trx) => {
+        await lockHolds(trx);
+        const holds = await activeHoldScopes(trx);
+        const deleted = await repo.deleteEvents(trx, { from, to, holds });
+        await repo.addErasures(
+          trx,
+          { ...record, now },
+          tally(
+            deleted.map((e) => ({ targetId: e.doorId, from: e.occurredAt, to: e.occurredAt, bytes: e.bytes })),
+            'door',
+          ),
+        );
+        return deleted;
+      });
+      this.eventBatch = nextBatchSize(this.eventBatch, ms, this.eventLimits);
+      erased += items.length;
+      bytes += items.reduce((sum, e) => sum + e.bytes, 0);
+      if (boundary === null) break;
+      from = to;
+    }
+    return { erased, bytes };
+  }
+
+  private async eraseExports(
+    record: { runId: string; category: string; reason: string; policyId: string; retentionMs: number | null },
+    before: number,
+  ): Promise<{ erased: number; bytes: number }> {
+    let erased = 0;
+    let bytes = 0;
+    const seen = new Set<string>();
+    for (;;) {
+      const now = this.deps.clock.now();
+      const { value: marked } = await this.timed(async (trx) => {
+        await lockHolds(trx);
+        const holds = await activeHoldScopes(trx);
+        const due = (await repo.dueExports(trx, before, 10_000)).filter((x) => !seen.has(x.id));
+        due.forEach((x) => seen.add(x.id));
+        const unheld = due.filter((x) => !exportHeld(x, holds));
+        const ids = await repo.markExports(
+          trx,
+          unheld.map((x) => x.id),
+          now,
+        );
+        const items = unheld.filter((x) => ids.includes(x.id));
+        await repo.addErasures(
+          trx,
+          { ...record, now },
+          items.map((x) => ({
+            targetType: 'export' as const,
+            targetId: x.id,
+            from: x.from,
+            to: x.to,
+            count: 1,
+            bytes: x.bytes,
+          })),
+        );
+        return { items, more: due.length > 0 };
+      });
+      for (const exp of marked.items) {
+        await this.files.removeDirectory(this.deps.exportsDir, exp.directory);
+        await this.timed((trx) => repo.deleteMarkedExport(trx, exp.id));
+        erased += 1;
+        bytes += exp.bytes;
+      }
+      if (!marked.more) break;
+    }
+    return { erased, bytes };
+  }
+
+  /**
+   * Disk pressure: below the free-space threshold, erase the oldest unheld footage first (before
+   * its retention ends) until back above it, and raise an alarm. Held footage is never erased
+   * for space; if only held footage is left, every active camera must stop recording.
+   */
+  async checkDisk(
+    runId: string = newId(),
+    policy: Policy = this.deps.policy(),
+    alarms: string[] = [],
+  ): Promise<DiskStatus> {
+    const status = emptyDisk();
+    let reading;
+    try {
+      reading = await this.freeSpace.read(this.deps.recordingsDir);
+    } catch (error) {
+      this.deps.logger?.warn({ err: error }, 'free space of the recordings directory unknown');
+      return status;
+    }
+    status.checked = true;
+    status.freeBytes = reading.freeBytes;
+    status.totalBytes = reading.totalBytes;
+    const now = this.deps.clock.now();
+    if (!underPressure(reading, this.deps.threshold)) {
+      await repo.clearAlarm(this.deps.db, 'disk-pressure', now);
+      await repo.clearAlarm(this.deps.db, 'recording-stopped', now);
+      this.disk.set([]);
+      return status;
+    }
+    status.underPressure = true;
+    const record = { runId, category: 'footage', reason: 'disk-pressure', policyId: policy.id, retentionMs: null };
+    let exhausted = false;
+    while (underPressure(reading, this.deps.threshold)) {
+      const needed = bytesToFree(reading, this.deps.threshold);
+      const done = await this.eraseOldestFor(record, needed);
+      status.erasedForSpace += done.count;
+      if (done.count === 0) {
+        exhausted = true;
+        break;
+      }
+      reading = await this.freeSpace.read(this.deps.recordingsDir);
+    }
+    status.freeBytes = reading.freeBytes;
+    status.totalBytes = reading.totalBytes;
+    status.underPressure = underPressure(reading, this.deps.threshold);
+    await this.alarm(alarms, {
+      key: 'disk-pressure',
+      kind: 'disk-pressure',
+      severity: 'warning',
+      complexId: null,
+      targetType: null,
+      targetId: null,
+      message: `Free space for recordings fell below the threshold; ${status.erasedForSpace} unheld segments were erased early, oldest first`,
+      messageNl: `Vrije ruimte voor opnames onder de drempel; ${status.erasedForSpace} niet veiliggestelde segmenten zijn eerder gewist, oudste eerst`,
+      details: { freeBytes: reading.freeBytes, totalBytes: reading.totalBytes, erased: status.erasedForSpace },
+    });
+    if (exhausted && status.underPressure) {
+      status.stoppedCameras = await repo.activeCameraIds(this.deps.db);
+      this.disk.set(status.stoppedCameras);
+      await this.alarm(alarms, {
+        key: 'recording-stopped',
+        kind: 'recording-stopped',
+        severity: 'error',
+        complexId: null,
+        targetType: null,
+        targetId: null,
+        message: `The recordings disk is full of held footage only: recording is stopped for ${status.stoppedCameras.length} camera(s). Held footage is never erased for space; release holds or add space.`,
+        messageNl: `De opnameschijf is vol met alleen veiliggestelde beelden: de opname is gestopt voor ${status.stoppedCameras.length} camera('s). Veiliggestelde beelden worden nooit gewist voor ruimte; hef holds op of voeg ruimte toe.`,
+        details: { cameraIds: status.stoppedCameras, freeBytes: reading.freeBytes },
+      });
+    } else {
+      this.disk.set([]);
+      await repo.clearAlarm(this.deps.db, 'recording-stopped', now);
+    }
+    return status;
+  }
+
+  /**
+   * Erases the oldest unheld segments of all cameras, just enough to free `needed` bytes: the
+   * candidates are picked oldest first, then marked by id under the holds lock (a hold created
+   * meanwhile still wins), deleted from disk, then from the index.
+   */
+  private async eraseOldestFor(
+    record: { runId: string; category: string; reason: string; policyId: string; retentionMs: number | null },
+    needed: number,
+  ): Promise<{ count: number; bytes: number }> {
+    const holds = await activeHoldScopes(this.deps.db);
+    const candidates = await repo.oldestUnheldSegments(this.deps.db, holds, 500);
+    const chosen: string[] = [];
+    let planned = 0;
+    for (const c of candidates) {
+      if (planned >= needed) break;
+      chosen.push(c.id);
+      planned += c.bytes;
+    }
+    if (chosen.length === 0) return { count: 0, bytes: 0 };
+    const now = this.deps.clock.now();
+    const { value: marked } = await this.timed(async (trx) => {
+      await lockHolds(trx);
+      const items = await repo.markSegmentIds(trx, chosen, now, await activeHoldScopes(trx));
+      await repo.addErasures(
+        trx,
+        { ...record, now },
+        tally(
+          items.map((i) => ({ targetId: i.cameraId, from: i.startAt, to: i.endAt, bytes: i.bytes })),
+          'camera',
+        ),
+      );
+      return items;
+    });
+    await this.removeFiles(marked.map((m) => m.file));
+    await this.timed((trx) =>
+      repo.deleteMarkedSegments(
+        trx,
+        marked.map((m) => m.id),
+      ),
+    );
+    return { count: marked.length, bytes: marked.reduce((sum, m) => sum + m.bytes, 0) };
+  }
+
+  /**
+   * What a sweep would erase now under `policy` (default: the policy in force) and why, and what
+   * it keeps because of holds. Read-only: `protocam sweep --dry-run` and the impact preview of a
+   * proposed policy change use it.
+   */
+  async plan(policy: Policy = this.deps.policy()): Promise<SweepPlan> {
+    const now = this.deps.clock.now();
+    const holds = await activeHoldScopes(this.deps.db);
+    const plan: SweepPlan = { at: now, policyId: policy.id, erase: [], held: [], skipped: [] };
+    for (const category of SWEPT_CATEGORIES) {
+      const retention = this.retentionOf(policy, category);
+      if ('skip' in retention) {
+        plan.skipped.push({ category, reason: retention.skip });
+        continue;
+      }
+      if (retention.ms === null || retention.text === null) {
+        plan.skipped.push({ category, reason: 'no automatic erasure' });
+        continue;
+      }
+      const before = dueBefore(now, retention.ms);
+      const reason = dueReason(category, retention.text, policy.dataCategories[category]?.articles ?? []);
+      const heldReason = `${category} older than ${retention.text} but held`;
+      if (category === 'footage' || category === 'door-events') {
+        const counts = category === 'footage' ? repo.segmentCounts : repo.eventCounts;
+        const targetType = category === 'footage' ? 'camera' : 'door';
+        for (const c of await counts(this.deps.db, before, holds, false))
+          plan.erase.push({ category, targetType, ...c, reason });
+        for (const c of await counts(this.deps.db, before, holds, true)) {
+          const holdIds = holds
+            .filter(
+              (h) =>
+                (category === 'footage' ? h.cameraIds : h.doorIds).includes(c.targetId) ||
+                (category === 'door-events' && h.tags.length > 0),
+            )
+            .map((h) => h.id);
+          plan.held.push({ category, targetType, ...c, reason: heldReason, holdIds });
+        }
+      } else {
+        for (const x of await repo.dueExports(this.deps.db, before, 10_000)) {
+          const line = {
+            category,
+            targetType: 'export' as const,
+            targetId: x.id,
+            count: 1,
+            bytes: x.bytes,
+            from: x.from,
+            to: x.to,
+          };
+          if (exportHeld(x, holds))
+            plan.held.push({
+              ...line,
+              reason: heldReason,
+              holdIds: holds.filter((h) => exportHeld(x, [h])).map((h) => h.id),
+            });
+          else plan.erase.push({ ...line, reason });
+        }
+      }
+    }
+    return plan;
+  }
+}
+
+const emptyDisk = (): DiskStatus => ({
+  checked: false,
+  underPressure: false,
+  freeBytes: null,
+  totalBytes: null,
+  erasedForSpace: 0,
+  stoppedCameras: [],
+});
+
+const summaryOf = (r: SweepResult) => ({
+  categories: r.categories,
+  disk: { ...r.disk, stoppedCameras: r.disk.stoppedCameras.length },
+  longestTransactionMs: Math.round(r.longestTransactionMs * 10) / 10,
+  transactions: r.transactions,
+  alarms: r.alarmsRaised,
+});
+
+/** `<dataDir>/recordings` and `<dataDir>/exports`, as the recorder and the export area use them. */
+export const storageDirs = (dataDir: string) => ({
+  recordingsDir: join(dataDir, 'recordings'),
+  exportsDir: join(dataDir, 'exports'),
+});
