@@ -224,16 +224,18 @@ describe.each(DIALECTS)('logbook on %s', (dialect) => {
       if (dialect === 'sqlite') expect(r.ok).toBe(true);
       else expect(r).toMatchObject({ ok: false, problem: { seq: 7, message: expect.stringContaining('altered') } });
     });
-    it.runIf(dialect === 'sqlite')('replace a generated column by a plain one and edit it (DDL)', async () => {
-      const r = await tampered(async (t) => {
-        await sql`alter table logbook_records drop column reason`.execute(t);
-        await sql`alter table logbook_records add column reason text`.execute(t);
-        await sql`update logbook_records set reason = json_extract(body, '$.reason')`.execute(t);
-        await sql`update logbook_records set reason = 'innocent' where seq = 7`.execute(t);
+    // SQLite only: on PostgreSQL the query columns are plain and checked against the body.
+    if (dialect === 'sqlite')
+      it('replace a generated column by a plain one and edit it (DDL)', async () => {
+        const r = await tampered(async (t) => {
+          await sql`alter table logbook_records drop column reason`.execute(t);
+          await sql`alter table logbook_records add column reason text`.execute(t);
+          await sql`update logbook_records set reason = json_extract(body, '$.reason')`.execute(t);
+          await sql`update logbook_records set reason = 'innocent' where seq = 7`.execute(t);
+        });
+        expect(r).toMatchObject({ ok: false, problem: { seq: 7 } });
+        expect(r.problem?.message).toContain('reason is no longer generated');
       });
-      expect(r).toMatchObject({ ok: false, problem: { seq: 7 } });
-      expect(r.problem?.message).toContain('reason is no longer generated');
-    });
     it('delete a record', async () => {
       const r = await tampered((t) => sql`delete from logbook_records where seq = 5`.execute(t));
       expect(r).toMatchObject({ ok: false, problem: { seq: 6 } });

@@ -16,6 +16,8 @@ import { CLI_ACTOR } from '../users/index.js';
 import { consoleOutput, type CliOutput } from './output.js';
 import { policyCheck, policyShow } from './policy.commands.js';
 import { sweepCommand } from '../retention/sweep.command.js';
+import { DEMO_COMPLEX, setUpDemo } from '../demo/demo.js';
+import { resolveMediaBinaries } from '../media/ffmpeg.js';
 
 export interface CliContext {
   env: NodeJS.ProcessEnv;
@@ -59,6 +61,42 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
         io.out('First administrator: sign in once with this link within 24 hours and choose a password:');
         io.out(`  ${started.firstSignInUrl}`);
       }
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await started.close();
+    });
+
+  program
+    .command('demo')
+    .description('start the server with a demo complex of four cameras fed from a generated clip (data in ./demo-data)')
+    .action(async () => {
+      // Its own data directory unless one is configured, so a demo never mixes with real data.
+      const cfg = loadConfig({ PROTOCAM_DATA_DIR: 'demo-data', ...context.env }, context.cwd);
+      const runtime = await openRuntime(cfg, context.clock, createLogger(cfg.logLevel));
+      const started = await startServer(runtime);
+      const demo = await setUpDemo({
+        registry: runtime.registry,
+        users: runtime.users,
+        policy: () => runtime.loaded.policy,
+        ffmpegPath: resolveMediaBinaries().ffmpegPath,
+        dataDir: cfg.dataDir,
+      });
+      await runtime.recorder.sync();
+      const base = started.url.replace(/\/$/, '');
+      io.out(`Protocam demo ${VERSION} is running at ${started.url} (data in ${cfg.dataDir})`);
+      io.out(`${demo.cameraIds.length} demo cameras are recording in "${DEMO_COMPLEX}".`);
+      if (started.firstSignInUrl) io.out(`Administrator (registry, users; sees no footage): ${started.firstSignInUrl}`);
+      for (const user of demo.users) {
+        io.out(
+          user.signInPath
+            ? `${user.username} (${user.role}): ${base}${user.signInPath}`
+            : `${user.username} (${user.role}): made by an earlier demo run`,
+        );
+      }
+      io.out('Each link works once: choose a password and set up TOTP, then view footage under Camerabeelden.');
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);
