@@ -307,6 +307,77 @@ describe.skipIf(!haveChromium)(SUITE, () => {
     expect(await page.getByRole('row', { name: /TAG-99/ }).textContent()).toContain('geblokkeerd');
     await expectAccessible(page);
     await shot(page, 'sleuteltags');
+
+    // A controller that delivers CSV exports: the administrator creates it with its column mapping in the
+    // form; a server validation error is shown at its field.
+    await page.getByRole('link', { name: 'Deurbronnen' }).click();
+    await page.getByText('Nieuwe bron').click();
+    await page.getByLabel('Naam', { exact: true }).fill('Salto export');
+    await page.getByLabel('Soort', { exact: true }).selectOption('csv');
+    await page.getByLabel('Kolom met het gebeurtenisnummer').fill('nummer');
+    await page.getByLabel('Kolom met het tijdstip').fill('tijd');
+    // A wrong door column on purpose: it is corrected in the mapping editor below.
+    await page.getByLabel('Kolom met de deurcode').fill('deurnummer');
+    await page.getByLabel('Kolom met het tagnummer').fill('tag');
+    await page.getByLabel('Kolom met het resultaat').fill('resultaat');
+    expect(await page.getByLabel('Tijdzone van lokale tijden').getAttribute('placeholder')).toBe('Europe/Amsterdam');
+    await page.getByLabel('Tijdzone van lokale tijden').fill('Europe/Nergensland');
+    await page.getByLabel('Voordeur (D-1)').check();
+    await page.getByLabel('Bergingdeur (D-2)').check();
+    await page.getByRole('button', { name: 'Opslaan' }).click();
+    const timeZone = page.getByLabel('Tijdzone van lokale tijden');
+    await expect.poll(() => timeZone.getAttribute('aria-invalid')).toBe('true');
+    expect(await page.locator('#source-mapping-timeZone-error').textContent()).toContain('unknown time zone');
+    await expectAccessible(page);
+    await shot(page, 'deurbronnen-csv-bron-fout');
+    // Empty: the server's default time zone applies.
+    await timeZone.fill('');
+    await page.getByRole('button', { name: 'Opslaan' }).click();
+    await page.getByText('"Salto export" is opgeslagen.').waitFor();
+    expect(await page.getByRole('row', { name: /Salto export/ }).textContent()).toContain('CSV');
+    await expectAccessible(page);
+    // The mapping editor shows the stored mapping, with the server's defaults filled in, and saves a change.
+    await page
+      .getByRole('row', { name: /Salto export/ })
+      .getByRole('button', { name: 'Kolommen wijzigen' })
+      .click();
+    const editor = page.getByRole('region', { name: 'Kolommen wijzigen voor Salto export' });
+    expect(await editor.getByLabel('Tijdzone van lokale tijden').inputValue()).toBe('Europe/Amsterdam');
+    expect(await editor.getByLabel('Kolom met de deurcode').inputValue()).toBe('deurnummer');
+    await editor.getByLabel('Kolom met de deurcode').fill('deur');
+    await expectAccessible(page);
+    await editor.getByRole('button', { name: 'Opslaan' }).click();
+    await editor.waitFor({ state: 'detached' });
+
+    // CSV import of door events with upload progress; a bad line is refused with its reason.
+    await page
+      .getByRole('row', { name: /Salto export/ })
+      .getByRole('button', { name: 'CSV importeren' })
+      .click();
+    await page.getByRole('heading', { name: 'CSV importeren voor Salto export' }).waitFor();
+    // The import uses the corrected mapping.
+    expect(await page.getByText('nummer, tijd, deur, tag, resultaat').count()).toBe(1);
+    const time = (ago: number) => new Date(Date.now() - ago).toISOString();
+    const csv = [
+      'nummer,tijd,deur,tag,resultaat',
+      `s1,${time(HOUR)},D-1,TAG-300,granted`,
+      `s2,${time(50 * MINUTE)},D-2,TAG-300,denied`,
+      `s3,${time(40 * MINUTE)},D-9,TAG-300,granted`,
+    ].join('\n');
+    await page
+      .getByLabel('CSV-bestand')
+      .setInputFiles({ name: 'salto.csv', mimeType: 'text/csv', buffer: Buffer.from(csv + '\n') });
+    await page.getByRole('button', { name: 'Importeren', exact: true }).click();
+    const result = page.getByTestId('csv-import-result');
+    await result.waitFor();
+    expect(await result.textContent()).toContain('3 regels ontvangen: 2 opgeslagen, 0 dubbel, 0 te laat, 1 geweigerd.');
+    const rejected = page.getByRole('table', { name: 'Geweigerde regels' });
+    expect(await rejected.getByRole('row').nth(1).textContent()).toMatch(/^4\s*Onbekende deur\.$/);
+    await expect
+      .poll(() => page.getByRole('row', { name: /Salto export/ }).textContent())
+      .toContain('2 opgeslagen, 1 geweigerd');
+    await expectAccessible(page);
+    await shot(page, 'deurbronnen-csv-import');
   });
 
   it('a caretaker enrols TOTP, runs a tag-function check through the purpose form and records the finding (M 3.5, M 6.4)', async () => {
@@ -629,6 +700,41 @@ describe.skipIf(!haveChromium)(SUITE, () => {
     await fits();
     await expectAccessible(page);
     await shot(page, 'telefoon-register');
+
+    // The caretaker's screens at phone width (the same signed-in page: a TOTP code cannot be used twice).
+    const caretaker = pages.huismeester!;
+    await caretaker.setViewportSize(PHONE);
+    try {
+      const fitsPhone = async () => {
+        const width = await caretaker.evaluate<number>('document.scrollingElement.scrollWidth');
+        expect(width).toBeLessThanOrEqual(PHONE.width);
+      };
+      await caretaker.goto(server.url + '/');
+      await caretaker.getByRole('heading', { name: 'Overzicht' }).waitFor();
+      await fitsPhone();
+      await expectAccessible(caretaker);
+      await caretaker.goto(server.url + '/footage');
+      await caretaker.getByRole('heading', { name: 'Camerabeelden bekijken' }).waitFor();
+      await caretaker.locator('textarea').first().waitFor();
+      await fitsPhone();
+      await expectAccessible(caretaker);
+      await shot(caretaker, 'telefoon-camerabeelden');
+      await caretaker.goto(`${server.url}/incidents?status=all`);
+      await caretaker.getByRole('row', { name: /Ruit van de hal ingegooid/ }).waitFor();
+      await fitsPhone();
+      await expectAccessible(caretaker);
+      await caretaker.goto(`${server.url}/incidents?id=${incidentId}`);
+      await caretaker.getByRole('heading', { name: 'Ruit van de hal ingegooid' }).waitFor();
+      await fitsPhone();
+      await expectAccessible(caretaker);
+      await shot(caretaker, 'telefoon-incident');
+      await caretaker.goto(`${server.url}/holds`);
+      await caretaker.getByRole('heading', { name: 'Veiliggestelde beelden' }).waitFor();
+      await fitsPhone();
+      await expectAccessible(caretaker);
+    } finally {
+      await caretaker.setViewportSize(DESKTOP);
+    }
   });
 
   it('after a session expires the next action returns to sign-in with a message', async () => {

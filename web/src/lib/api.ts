@@ -85,3 +85,47 @@ export function query(params: Record<string, string | number | undefined | null>
   const text = search.toString();
   return text ? `?${text}` : '';
 }
+
+/**
+ * A file body sent with upload progress (fetch cannot report it, XMLHttpRequest can). `onProgress`
+ * gets the sent fraction 0..1; errors become an ApiError like those of `api`.
+ */
+export function upload<T>(
+  path: string,
+  body: Blob,
+  contentType: string,
+  onProgress: (fraction: number) => void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open('POST', `/api${path}`);
+    request.withCredentials = true;
+    request.setRequestHeader('accept', 'application/json');
+    request.setRequestHeader('content-type', contentType);
+    if (csrfToken) request.setRequestHeader('x-csrf-token', csrfToken);
+    request.upload.onprogress = (event) => {
+      if (event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);
+    };
+    request.upload.onload = () => onProgress(1);
+    request.onerror = () => reject(new ApiError(0, 'network-error', 'Protocam is not reachable'));
+    request.onload = () => {
+      const data: unknown = request.responseText ? safeJson(request.responseText) : null;
+      if (request.status >= 200 && request.status < 300) {
+        resolve(data as T);
+        return;
+      }
+      const error = (data as { error?: { code?: string; message?: string; details?: unknown } } | null)?.error;
+      const apiError = new ApiError(
+        request.status,
+        error?.code ?? `http-${request.status}`,
+        error?.message ?? request.statusText,
+        error?.details,
+      );
+      if (request.status === 401 && SESSION_ENDED_CODES.includes(apiError.code)) {
+        window.dispatchEvent(new CustomEvent(SESSION_ENDED_EVENT, { detail: apiError.code }));
+      }
+      reject(apiError);
+    };
+    request.send(body);
+  });
+}
