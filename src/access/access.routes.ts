@@ -187,6 +187,10 @@ export function accessRoutes({ gate, logbook }: AccessRoutesDeps): FastifyPlugin
       return { items: items.map(entryOut), nextBeforeSeq: items.length === limit && last ? last.seq : null };
     });
 
+    app.get('/logbook/mine', { schema: { tags: logbookTags } }, async (request) => {
+      return { items: (await logbook.awaitingMyFinding(requirePrincipal(request))).map(entryOut) };
+    });
+
     app.get('/logbook/overdue', { schema: { tags: logbookTags } }, async (request) => {
       return { items: (await logbook.overdue(requirePrincipal(request))).map(entryOut) };
     });

@@ -151,6 +151,38 @@ describe.each(DIALECTS)('logbook on %s', (dialect) => {
     expect((await exportLogbookCsv(k)).split('\r\n').length).toBe(csv.split('\r\n').length);
   });
 
+  it("M 6.4: each user lists their own entries still waiting for a finding, without read-logbook, and nobody else's", async () => {
+    const policy = loadPolicy('maaswonen-2024').policy;
+    const { gate, logbook, clock } = services(k, policy);
+    const now = clock.now();
+    const seed = await seedRegistry(k, now);
+    const incidentId = await addIncident(k, now);
+    const viewer = principal('u-mine', ['huismeester']);
+    const colleague = principal('u-colleague', ['huismeester']);
+    const ask = {
+      purpose: 'incident-assessment',
+      category: 'footage',
+      scope: { cameraIds: [seed.cameraIds[0]] },
+      from: now - 2 * HOUR,
+      to: now - HOUR,
+      reason: 'Broken window',
+      incidentId,
+    };
+    const first = await gate.requestAccess(viewer, ask);
+    const second = await gate.requestAccess(viewer, ask);
+    const theirs = await gate.requestAccess(colleague, ask);
+    if (first.status !== 'granted' || second.status !== 'granted' || theirs.status !== 'granted')
+      throw new Error('expected grants');
+    // A huismeester may not read the logbook, yet can find their own open entries.
+    expect((await caught(logbook.list(viewer, {}))).code).toBe('logbook-read-not-allowed');
+    expect((await logbook.awaitingMyFinding(viewer)).map((e) => e.entryId).sort()).toEqual(
+      [first.entryId, second.entryId].sort(),
+    );
+    await logbook.recordFinding(viewer, first.entryId, 'Nothing to see');
+    expect((await logbook.awaitingMyFinding(viewer)).map((e) => e.entryId)).toEqual([second.entryId]);
+    expect((await logbook.awaitingMyFinding(colleague)).map((e) => e.entryId)).toEqual([theirs.entryId]);
+  });
+
   it('CSV cells cannot inject spreadsheet formulas', async () => {
     const { gate, clock } = services(k, loadPolicy('wooninvest-2021').policy);
     const now = clock.now();

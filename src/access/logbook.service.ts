@@ -443,6 +443,26 @@ export class LogbookService {
     );
   }
 
+  /**
+   * The signed-in user's own consultations still waiting for their finding (M 6.4, W 2.6).
+   * Whoever consulted data records the finding, so every user can list their own open entries,
+   * also without `read-logbook`; nobody sees another user's entries this way.
+   */
+  async awaitingMyFinding(principal: Principal): Promise<EntryView[]> {
+    const policy = this.deps.policy();
+    const now = this.deps.clock.now();
+    return inTransaction(this.deps.db, async (trx) => {
+      const rows = await listEntries(trx, { userId: principal.userId, status: 'awaiting-finding', limit: MAX_PAGE });
+      await this.audit.record(trx, {
+        actor: actorOf(principal),
+        action: 'logbook.own-awaiting-finding',
+        targetType: 'logbook',
+        context: { count: rows.length },
+      });
+      return toViews(trx, policy, rows, now);
+    });
+  }
+
   /** Entries without a finding or a signature after the policy's days (M 6.4). */
   async overdue(principal: Principal): Promise<EntryView[]> {
     return this.audited(principal, 'logbook.overdue', {}, async (db, policy, now) => {

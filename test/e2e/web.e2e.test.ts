@@ -650,6 +650,54 @@ describe.skipIf(!haveChromium)(SUITE, () => {
     await expectAccessible(page);
   }, 60_000);
 
+  it('a caretaker who closed the finding prompt finds the open entry on the dashboard and records it there (M 6.4)', async () => {
+    const page = pages.huismeester!;
+    const user = await runtime.db.kysely
+      .selectFrom('users')
+      .select(['id', 'display_name'])
+      .where('username', '=', 'huismeester')
+      .executeTakeFirstOrThrow();
+    // A consultation whose finding was never recorded (e.g. the browser was closed after viewing).
+    const outcome = await runtime.gate.requestAccess(
+      {
+        userId: user.id,
+        username: 'huismeester',
+        displayName: user.display_name,
+        roles: ['huismeester'],
+        sessionId: 'e2e',
+        secondFactorDone: true,
+      },
+      {
+        purpose: 'incident-assessment',
+        category: 'footage',
+        scope: { cameraIds: [cameraId] },
+        from: Date.now() - 10 * MINUTE,
+        to: Date.now() - MINUTE,
+        reason: 'Nogmaals bekijken: wie liep er om 10 uur door de hal?',
+        incidentId,
+      },
+    );
+    expect(outcome.status).toBe('granted');
+    await page.goto(`${server.url}/`);
+    const card = page.getByRole('region', { name: 'Wacht op uw bevinding' });
+    await card.getByText('Nogmaals bekijken: wie liep er om 10 uur door de hal?').waitFor();
+    await expectAccessible(page);
+    const form = card.getByRole('listitem').filter({ hasText: 'Nogmaals bekijken' });
+    await form.getByLabel('Uw bevinding').fill('Niemand te zien tussen 9:50 en 10:10.');
+    await form.getByRole('button', { name: 'Bevinding vastleggen' }).click();
+    await card.getByText('Uw bevinding is vastgelegd').waitFor();
+    if (outcome.status !== 'granted') throw new Error('expected a grant');
+    const open = await runtime.logbook.awaitingMyFinding({
+      userId: user.id,
+      username: 'huismeester',
+      displayName: user.display_name,
+      roles: ['huismeester'],
+      sessionId: 'e2e',
+      secondFactorDone: true,
+    });
+    expect(open.map((e) => e.entryId)).not.toContain(outcome.entryId);
+  });
+
   it('the caretaker releases the hold with a reason and closes the incident with its outcome', async () => {
     const page = pages.huismeester!;
     await page.getByRole('link', { name: 'Veiliggestelde beelden' }).click();

@@ -595,6 +595,7 @@ export const en: Record<MessageKey, string> = {
   'dashboard.installation': 'Whole installation',
   'dashboard.since': 'since',
   'dashboard.logbookNotIncluded': 'Logbook entries are not shown here: your role may not read the logbook.',
+  'dashboard.awaitingMyFinding': 'Waiting for your finding',
   'dashboard.health': 'Cameras per complex',
   'dashboard.noCameras': 'No cameras are recording.',
   'dashboard.kind.alarm': 'Alarm',

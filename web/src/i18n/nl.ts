@@ -596,6 +596,7 @@ export const nl = {
   'dashboard.installation': 'Hele installatie',
   'dashboard.since': 'sinds',
   'dashboard.logbookNotIncluded': 'Logboekregels ziet u hier niet: uw rol mag het logboek niet lezen.',
+  'dashboard.awaitingMyFinding': 'Wacht op uw bevinding',
   'dashboard.health': 'Camera’s per complex',
   'dashboard.noCameras': 'Er zijn geen camera’s die opnemen.',
   'dashboard.kind.alarm': 'Alarm',

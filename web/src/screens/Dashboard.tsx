@@ -3,6 +3,7 @@ import { useI18n, type MessageKey } from '../i18n';
 import { api } from '../lib/api';
 import { Link } from '../lib/router';
 import { can, useSignedIn, type Permissions } from '../lib/session';
+import { FindingForm } from '../components/FindingForm';
 import type { Entry } from './Logbook';
 
 interface ComplianceItem {
@@ -73,6 +74,12 @@ export function Dashboard() {
         : Promise.resolve(null),
     [permissions],
   );
+  // Own consultations still waiting for their finding (M 6.4): also for roles that may not read the logbook.
+  const mine = useLoad(
+    () =>
+      permissions.admin ? Promise.resolve(null) : api<{ items: Entry[] }>('GET', '/logbook/mine').then((r) => r.items),
+    [permissions],
+  );
   const compliance = useLoad(
     () => (mayComply(permissions) ? api<ComplianceView>('GET', '/compliance') : Promise.resolve(null)),
     [permissions],
@@ -112,6 +119,22 @@ export function Dashboard() {
             <Link to="/logbook?status=awaiting-signature">{t('dashboard.toLogbook')}</Link>
           </section>
         )}
+        {mine.data && mine.data.length > 0 && (
+          <section className="card wide" aria-labelledby="mine-title">
+            <h2 id="mine-title">{t('dashboard.awaitingMyFinding')}</h2>
+            <ul className="findings">
+              {mine.data.map((entry) => (
+                <li key={entry.entryId}>
+                  <p>
+                    <Time value={entry.occurredAt} /> · {entry.reason}
+                  </p>
+                  <FindingForm entryId={entry.entryId} />
+                </li>
+              ))}
+            </ul>
+          </section>
+        )}
+        <ErrorMessage error={mine.error} />
         {mayComply(permissions) && (
           <section className="card wide" aria-labelledby="compliance-title">
             <h2 id="compliance-title">{t('dashboard.compliance')}</h2>
