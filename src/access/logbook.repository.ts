@@ -10,7 +10,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database, LogbookRecordRow } from '../db/schema.js';
-import { isPostgres } from '../audit/chain.repository.js';
+import { isPostgres } from '../db/database.js';
 import { DomainError } from '../lib/errors.js';
 import { encodeLogbookBody, LOGBOOK_CHAIN, logbookRecordHash, type LogbookFields } from './logbook.rules.js';
 

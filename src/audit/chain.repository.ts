@@ -18,7 +18,8 @@
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { PostgresAdapter, sql, type Kysely, type RawBuilder } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { isPostgres } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 
 type Executor = Kysely<Database>;
@@ -38,8 +39,6 @@ export interface RangeSummary extends SeqRange {
   firstPrev: string | null;
   lastHash: string | null;
 }
-
-export const isPostgres = (db: Executor): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
 
 /** Splits 1..lastSeq into `parts` ranges of (nearly) equal size. */
 export function splitRanges(lastSeq: number, parts: number): SeqRange[] {

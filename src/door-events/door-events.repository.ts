@@ -3,7 +3,8 @@
  * counts. Rows become records here (JSON text parsed, epoch-ms columns as numbers).
  * Functions take an executor so the service runs them inside its own transaction.
  */
-import { sql, SqliteAdapter, type Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { isPostgres } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 import type { CsvMappingValue, EventResult, SourceKind } from './door-events.rules.js';
 
@@ -18,7 +19,7 @@ const INSERT_CHUNK = 5000;
 const IN_CHUNK = 500;
 
 /** Which SQL a statement needs where the two databases differ (bulk insert only). */
-const isSqlite = (db: Executor): boolean => db.getExecutor().adapter instanceof SqliteAdapter;
+const isSqlite = (db: Executor): boolean => !isPostgres(db);
 
 // --- sources ----------------------------------------------------------------------------------
 
