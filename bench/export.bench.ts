@@ -2,10 +2,12 @@
  * Export and segment-index benchmark (issue 4), on SQLite (a temp file, WAL, as in production).
  *
  * 1. Export: a 15-minute window from 90 ten-second MPEG-TS segments (~2 Mbit/s, generated once
- *    with ffmpeg and cached in the temp directory), through ExportService (gate checks, ffprobe
- *    of the edge segments, the stream-copy cut with in/out points and faststart, ffprobe of the
- *    result, SHA-256, manifest, signature, fsync), against a bare ffmpeg concat + faststart of
- *    the same files in the same run. Alternating runs, medians. Target: at most 1.2x.
+ *    with ffmpeg and cached in the temp directory), through ExportService (gate checks, edge
+ *    segments' keyframes read from their TS timestamps, the stream-copy cut with in/out points
+ *    and the moov written in front into reserved room, ffprobe of the result, SHA-256, manifest,
+ *    signature, fsync), against a bare ffmpeg concat + faststart of the same files in the same
+ *    run. Alternating runs, medians. Target: at most 1.2x.
+ *    Rerun on a quiet machine: `npm run bench export`.
  * 2. Index: listing one camera's 8,640 segments of a day (with three other cameras' days in the
  *    table), p50/p95 over repeated queries. Target: under 5 ms.
  * Timings are wall-clock on a shared machine: the load average is recorded next to them.

@@ -6,11 +6,20 @@
  * must be contiguous for the whole run. Target: supervision adds at most 10% CPU; 32 cameras
  * of 2 Mbit/s for 10 minutes on 2 cores with no missing segment.
  *
+ * CPU is counted two ways. Per process: bare ffmpeg's children against Protocam's children plus
+ * this Node process. That charges Protocam for the kernel's writeback of every segment (its
+ * fsync flushes the dirty pages in a thread of this process), while bare ffmpeg's pages are
+ * written back by kernel threads that no process is charged for; so the bench also reports
+ * the machine-wide busy CPU of each phase (/proc/stat), which counts writeback on both sides
+ * and is the fair number on a quiet machine (on a shared one, other work lands in it too).
+ * `sealCpuMs` is what reading and hashing every segment costs, measured afterwards with the
+ * recorder's own sealFile, for the overhead without it.
+ *
  * Default is a short run (8 cameras, 60 s). The target run, on a quiet machine:
- *   BENCH_CAMERAS=32 BENCH_SECONDS=600 npm run bench recording-cpu
+ *   RECORDING_BENCH_CAMERAS=32 RECORDING_BENCH_SECONDS=600 npm run bench recording-cpu
+ * (BENCH_CAMERAS / BENCH_SECONDS are read too.)
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,10 +31,11 @@ import { fileLoopInputArgs, mediaProcessEnv, MediaTools } from '../src/media/ffm
 import { runStamp, segmentRecordingArgs } from '../src/media/segment-recorder.js';
 import { RecorderManager } from '../src/recording/recorder.manager.js';
 import { listSegments } from '../src/recording/recording.repository.js';
+import { sealFile } from '../src/recording/segment-files.js';
 import { recordingWorld } from '../test/recording-fixtures.js';
 
-const CAMERAS = Number(process.env.BENCH_CAMERAS ?? 8);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
+const CAMERAS = Number(process.env.RECORDING_BENCH_CAMERAS ?? process.env.BENCH_CAMERAS ?? 8);
+const SECONDS = Number(process.env.RECORDING_BENCH_SECONDS ?? process.env.BENCH_SECONDS ?? 60);
 const SEGMENT_SECONDS = 10;
 const TICKS = 100; // USER_HZ on Linux
 
@@ -37,6 +47,14 @@ function cpuMs(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** Busy CPU ms of the whole machine since boot (all cores; idle and iowait excluded), from /proc/stat. */
+function machineBusyMs(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((sum, v) => sum + v, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return ((total - idle) * 1000) / TICKS;
 }
 
 function makeClip(ffmpeg: string, file: string): Promise<void> {
@@ -55,8 +73,9 @@ function makeClip(ffmpeg: string, file: string): Promise<void> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function bareFfmpeg(ffmpeg: string, clip: string, root: string): Promise<{ cpuMs: number }> {
+async function bareFfmpeg(ffmpeg: string, clip: string, root: string): Promise<{ cpuMs: number; machineMs: number }> {
   const children: ChildProcess[] = [];
+  const machineBefore = machineBusyMs();
   for (let i = 0; i < CAMERAS; i++) {
     const directory = join(root, `bare-${i}`);
     mkdirSync(directory, { recursive: true });
@@ -73,8 +92,9 @@ async function bareFfmpeg(ffmpeg: string, clip: string, root: string): Promise<{
   }
   await sleep(SECONDS * 1000);
   const total = children.reduce((sum, child) => sum + cpuMs(child.pid!), 0);
+  const machineMs = machineBusyMs() - machineBefore;
   for (const child of children) child.kill('SIGKILL');
-  return { cpuMs: total };
+  return { cpuMs: total, machineMs };
 }
 
 export async function run(): Promise<Record<string, unknown>> {
@@ -86,6 +106,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const db = openDatabase(`sqlite:${join(root, 'bench.db')}`);
   try {
     await migrateToLatest(db);
+    const loadBeforeBare = loadavg();
     const bare = await bareFfmpeg(media.ffmpegPath, clip, root);
 
     const world = await recordingWorld(db.kysely, systemClock);
@@ -101,38 +122,53 @@ export async function run(): Promise<Record<string, unknown>> {
       recordingsDir: join(root, 'recordings'),
       segmentSeconds: SEGMENT_SECONDS,
     });
+    const loadBeforeProtocam = loadavg();
+    // Let the bare run's dirty pages reach the disk before measuring the machine again.
+    await sleep(10_000);
     const nodeBefore = process.cpuUsage();
+    const machineBefore = machineBusyMs();
     const startedAt = Date.now();
     await manager.start();
     await sleep(SECONDS * 1000);
     const pids = manager.status().map((s) => s.pid!);
     const childrenMs = pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
+    const machineMs = machineBusyMs() - machineBefore;
     const node = process.cpuUsage(nodeBefore);
     const nodeMs = (node.user + node.system) / 1000;
     await manager.stop();
     const stoppedAt = Date.now();
 
-    // Missing segments: gaps in a camera's index, and cameras short of the expected count.
-    let gaps = 0;
-    let segments = 0;
+    // Missing segments and gaps (> 0.5 s between one segment's end and the next one's start), per camera.
     const expectedPerCamera = Math.floor((stoppedAt - startedAt) / (SEGMENT_SECONDS * 1000)) - 1;
-    let short = 0;
-    for (const cameraId of cameras) {
+    const perCamera: { camera: number; segments: number; missing: number; gaps: number; largestGapMs: number }[] = [];
+    const everySegment: string[] = [];
+    for (const [index, cameraId] of cameras.entries()) {
       const rows = await listSegments(db.kysely, cameraId, 0, Number.MAX_SAFE_INTEGER);
-      segments += rows.length;
-      if (rows.length < expectedPerCamera) short += 1;
-      for (let i = 1; i < rows.length; i++) if (rows[i]!.startAt - rows[i - 1]!.endAt > 500) gaps += 1;
+      let gaps = 0;
+      let largestGapMs = 0;
+      for (let i = 1; i < rows.length; i++) {
+        const gap = rows[i]!.startAt - rows[i - 1]!.endAt;
+        if (gap > 500) gaps += 1;
+        largestGapMs = Math.max(largestGapMs, gap);
+      }
+      perCamera.push({
+        camera: index,
+        segments: rows.length,
+        missing: Math.max(0, expectedPerCamera - rows.length),
+        gaps,
+        largestGapMs,
+      });
+      for (const row of rows) everySegment.push(join(root, 'recordings', row.file));
     }
-    // What SHA-256 of every segment costs (the index requires it; bare ffmpeg does no such thing).
-    const hashBefore = process.cpuUsage();
-    for (const cameraId of cameras)
-      for (const row of await listSegments(db.kysely, cameraId, 0, Number.MAX_SAFE_INTEGER))
-        createHash('sha256')
-          .update(readFileSync(join(root, 'recordings', row.file)))
-          .digest('hex');
-    const hashed = process.cpuUsage(hashBefore);
-    const hashingMs = (hashed.user + hashed.system) / 1000;
+    // What reading and hashing every segment costs, the way the recorder does it (sealFile;
+    // its fsync finds nothing left to write by now). Bare ffmpeg does no such thing.
+    const sealBefore = process.cpuUsage();
+    for (const file of everySegment) await sealFile(file);
+    const sealed = process.cpuUsage(sealBefore);
+    const hashingMs = (sealed.user + sealed.system) / 1000;
+    const segments = everySegment.length;
     const protocamMs = childrenMs + nodeMs;
+    const percent = (ours: number, bare: number) => +((100 * (ours - bare)) / bare).toFixed(1);
     return {
       cameras: CAMERAS,
       seconds: SECONDS,
@@ -141,15 +177,19 @@ export async function run(): Promise<Record<string, unknown>> {
       bareFfmpegCpuMs: Math.round(bare.cpuMs),
       protocamFfmpegCpuMs: Math.round(childrenMs),
       protocamNodeCpuMs: Math.round(nodeMs),
-      hashingCpuMs: Math.round(hashingMs),
-      overheadPercent: +((100 * (protocamMs - bare.cpuMs)) / bare.cpuMs).toFixed(1),
-      overheadWithoutHashingPercent: +((100 * (protocamMs - hashingMs - bare.cpuMs)) / bare.cpuMs).toFixed(1),
+      sealCpuMs: Math.round(hashingMs),
+      overheadPercent: percent(protocamMs, bare.cpuMs),
+      overheadWithoutHashingPercent: percent(protocamMs - hashingMs, bare.cpuMs),
+      machineBusyMs: { bare: Math.round(bare.machineMs), protocam: Math.round(machineMs) },
+      machineOverheadPercent: percent(machineMs, bare.machineMs),
       targetOverheadPercent: 10,
       segmentsIndexed: segments,
       expectedPerCamera,
-      camerasShort: short,
-      gaps,
-      loadavg: loadavg(),
+      camerasShort: perCamera.filter((c) => c.missing > 0).length,
+      missingSegments: perCamera.reduce((sum, c) => sum + c.missing, 0),
+      gaps: perCamera.reduce((sum, c) => sum + c.gaps, 0),
+      perCamera,
+      loadavg: { beforeBare: loadBeforeBare, beforeProtocam: loadBeforeProtocam, end: loadavg() },
     };
   } finally {
     await db.close();

@@ -84,7 +84,10 @@ export interface Runtime {
 export async function openRuntime(config: Config, clock: Clock, logger: Logger): Promise<Runtime> {
   const secrets = loadOrCreateSecrets(config.dataDir, () => clock.now());
   const loaded = loadPolicy(config.policy);
-  const db = openDatabase(config.databaseUrl);
+  const db = openDatabase(config.databaseUrl, {
+    onCheckpointError: (error) =>
+      logger.error({ err: error }, 'background WAL checkpoints failed; SQLite checkpoints on commit again'),
+  });
   try {
     await migrateToLatest(db);
   } catch (error) {

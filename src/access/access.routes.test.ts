@@ -132,6 +132,8 @@ describe('access and logbook HTTP routes', () => {
     expect(pdf.rawPayload.subarray(0, 5).toString()).toBe('%PDF-');
     expect((await call('mkw', 'GET', '/logbook/overdue')).json()).toEqual({ items: [] });
     expect((await call('mkw', 'GET', '/logbook/verify')).json()).toMatchObject({ ok: true, checked: 4 });
+    expect((await call('mkw', 'GET', '/logbook/verify?strategy=walk')).json()).toMatchObject({ ok: true, checked: 4 });
+    expect((await call('mkw', 'GET', '/logbook/verify?strategy=trust-me')).statusCode).toBe(400);
   });
 
   it('four-eyes over HTTP', async () => {

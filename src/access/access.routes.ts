@@ -13,7 +13,7 @@ import { requirePrincipal } from '../http/principal.js';
 import { ENTRY_STATUSES } from './logbook.rules.js';
 import { grantToken } from './grant.guard.js';
 import type { AccessRequestView, GateService, GrantView } from './gate.service.js';
-import type { EntryView, LogbookFilter, LogbookService } from './logbook.service.js';
+import { VERIFY_STRATEGIES, type EntryView, type LogbookFilter, type LogbookService } from './logbook.service.js';
 
 export interface AccessRoutesDeps {
   gate: GateService;
@@ -225,8 +225,12 @@ export function accessRoutes({ gate, logbook }: AccessRoutesDeps): FastifyPlugin
       },
     );
 
-    app.get('/logbook/verify', { schema: { tags: logbookTags } }, async (request) => {
-      return logbook.verify(requirePrincipal(request));
-    });
+    app.get(
+      '/logbook/verify',
+      {
+        schema: { tags: logbookTags, querystring: z.strictObject({ strategy: z.enum(VERIFY_STRATEGIES).optional() }) },
+      },
+      async (request) => logbook.verify(requirePrincipal(request), request.query.strategy),
+    );
   };
 }

@@ -22,9 +22,11 @@ export {
   exportLogbookCsv,
   LogbookService,
   verifyLogbook,
+  VERIFY_STRATEGIES,
   type EntryView,
   type LogbookFilter,
   type LogbookVerifyResult,
+  type VerifyStrategy,
 } from './logbook.service.js';
 export {
   APPROVAL_CLAIM_WINDOW_MS,

@@ -204,9 +204,10 @@ describe.each(DIALECTS)('logbook on %s', (dialect) => {
   describe('tampering by direct SQL is detected and the record named (both strategies agree)', () => {
     /**
      * Each case: a fresh chain of 20 records with a signed head, a committed change by direct
-     * SQL (as someone with database access would make it), then verify twice: in 3 ranges at
-     * once (worker threads on SQLite, server-side SHA-256 on PostgreSQL) and walked record by
-     * record in Node. Both must name the same record.
+     * SQL (as someone with database access would make it), then verify three times: in 3 ranges
+     * at once (worker threads on SQLite, server-side SHA-256 on PostgreSQL), in 7 small ranges
+     * handed out to 2 workers as they come free, and walked record by record in Node. All must
+     * name the same record.
      */
     async function tampered(change: (t: Kysely<Database>) => Promise<unknown>) {
       const tdb = await createTestDb(dialect);
@@ -216,8 +217,14 @@ describe.each(DIALECTS)('logbook on %s', (dialect) => {
         await s.logbook.signChainHead();
         await change(tdb.kysely);
         const ranges = await verifyLogbook(tdb.kysely, s.deps.verifyKey, { strategy: 'ranges', ranges: 3 });
+        const pooled = await verifyLogbook(tdb.kysely, s.deps.verifyKey, {
+          strategy: 'ranges',
+          ranges: 2,
+          rangeSize: 3,
+        });
         const walked = await verifyLogbook(tdb.kysely, s.deps.verifyKey, { strategy: 'walk' });
         expect(ranges).toEqual(walked);
+        expect(pooled).toEqual(walked);
         return walked;
       } finally {
         await tdb.close();
@@ -267,6 +274,33 @@ describe.each(DIALECTS)('logbook on %s', (dialect) => {
         });
         expect(r).toMatchObject({ ok: false, problem: { seq: 7 } });
         expect(r.problem?.message).toContain('reason is no longer generated');
+      });
+    it("edit a record's prev_hash only", async () => {
+      const r = await tampered((t) =>
+        sql`update logbook_records set prev_hash = ${'a'.repeat(64)} where seq = 8`.execute(t),
+      );
+      expect(r).toMatchObject({ ok: false, problem: { seq: 8, message: expect.stringContaining('does not link') } });
+    });
+    it("edit a record's stored hash only", async () => {
+      const r = await tampered((t) =>
+        sql`update logbook_records set hash = ${'b'.repeat(64)} where seq = 8`.execute(t),
+      );
+      expect(r).toMatchObject({ ok: false, problem: { seq: 8, message: expect.stringContaining('altered') } });
+    });
+    it('a prev_hash that starts with the right hash but is longer', async () => {
+      const r = await tampered((t) =>
+        sql`update logbook_records set prev_hash = prev_hash || 'x' where seq = 8`.execute(t),
+      );
+      expect(r).toMatchObject({ ok: false, problem: { seq: 8, message: expect.stringContaining('does not link') } });
+    });
+    // PostgreSQL only: on SQLite the body must stay valid JSON (its generated columns are indexed).
+    if (dialect === 'postgres')
+      it('move text across the prev_hash / body boundary (the hashed text is read as one string)', async () => {
+        const r = await tampered((t) =>
+          sql`update logbook_records set prev_hash = prev_hash || ${'\n'} || substr(body, 1, 5), body = substr(body, 6)
+              where seq = 8`.execute(t),
+        );
+        expect(r).toMatchObject({ ok: false, problem: { seq: 8 } });
       });
     it('delete a record', async () => {
       const r = await tampered((t) => sql`delete from logbook_records where seq = 5`.execute(t));

@@ -12,7 +12,8 @@
 import { sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto';
 import { AuditTrail } from '../audit/audit.js';
 import { describeProblem, GENESIS_HASH, type ChainProblem } from '../audit/chain.js';
-import { canScanRanges, scanRanges, splitRanges } from '../audit/chain.repository.js';
+import { canScanRanges, chunkRanges, defaultConcurrency, scanRanges } from '../audit/chain.repository.js';
+import { isPostgres } from '../db/database.js';
 import type { LogbookRecordRow } from '../db/schema.js';
 import { actorOf, type Principal } from '../http/principal.js';
 import { conflict, forbidden, notFound } from '../lib/errors.js';
@@ -34,6 +35,7 @@ import {
   logbookTableProblem,
   readLogbookExtent,
   readLogbookHashes,
+  readLogbookChainPage,
   readLogbookPage,
   type EntryFilter,
   type Executor,
@@ -259,6 +261,15 @@ const VERIFY_PAGE = 10_000;
 /** From this many records on, `auto` checks ranges at the same time instead of walking. */
 const RANGES_FROM = 20_000;
 
+/**
+ * Records per range handed to a worker: small enough that a worker slowed down by other load
+ * leaves little for the end, large enough that hand-overs cost nothing (a message each).
+ */
+const RANGE_SIZE = 25_000;
+
+export const VERIFY_STRATEGIES = ['auto', 'ranges', 'walk'] as const;
+export type VerifyStrategy = (typeof VERIFY_STRATEGIES)[number];
+
 export interface VerifyOptions {
   /**
    * `auto` (default): chains of RANGES_FROM records or more are checked in ranges at the same
@@ -266,11 +277,11 @@ export interface VerifyOptions {
    * PostgreSQL), shorter ones walked. `ranges`: always ranges where possible. `walk`: every
    * record read and hashed here, in order (slower; trusts nothing but Node).
    */
-  strategy?: 'auto' | 'ranges' | 'walk';
-  /** Ranges checked at once (default 2, one per core of the reference machine). */
+  strategy?: VerifyStrategy;
+  /** Ranges checked at once (default: one per core, src/audit/chain.repository.ts defaultConcurrency). */
   ranges?: number;
-  /** Internal: the table definition was already looked at. */
-  tableChecked?: boolean;
+  /** Records per range (default RANGE_SIZE, fewer for short chains so every worker gets some). */
+  rangeSize?: number;
 }
 
 /**
@@ -302,46 +313,67 @@ export async function verifyLogbook(
       seq,
       message: `record ${seq} no longer matches the chain head signed at that record (records up to ${seq} were rewritten)`,
     });
+
+  // SQLite: the query columns are trustworthy only while generated from the hashed body.
+  const table = await logbookTableProblem(db);
+  const { head, firstSeq, lastSeq } = await readLogbookExtent(db);
+  const strategy = options.strategy ?? 'auto';
+  const concurrency = options.ranges ?? defaultConcurrency();
+  const useRanges =
+    !table &&
+    lastSeq > 0 &&
+    (strategy === 'ranges' || (strategy === 'auto' && lastSeq >= RANGES_FROM)) &&
+    (await canScanRanges(db));
+  // The ranges are checked in worker threads (or by the database) while the signatures are
+  // checked here: the Ed25519 checks cost no extra time up to about a year of hourly heads.
+  const scanning = useRanges
+    ? scanRanges(
+        db,
+        'logbook_records',
+        chunkRanges(lastSeq, options.rangeSize ?? Math.min(RANGE_SIZE, Math.ceil(lastSeq / concurrency))),
+        logbookColumnsMatchBody(),
+        concurrency,
+      )
+    : null;
+  // Settled below in every case; this only keeps an early return from leaving it unhandled.
+  scanning?.catch(() => undefined);
+
   // A signed head whose signature does not verify was forged or altered.
-  for (const s of signatures) {
-    if (
+  const forged = signatures.find(
+    (s) =>
       !edVerify(
         null,
         chainHeadMessage(LOGBOOK_CHAIN, s.seq, s.hash, s.signedAt),
         verifyKey,
         Buffer.from(s.signature, 'base64'),
-      )
-    ) {
-      return fail({
-        seq: s.seq,
-        message: `the signature on the chain head at record ${s.seq} is not valid (altered or forged)`,
-      });
-    }
+      ),
+  );
+  if (forged) {
+    await scanning?.catch(() => undefined);
+    return fail({
+      seq: forged.seq,
+      message: `the signature on the chain head at record ${forged.seq} is not valid (altered or forged)`,
+    });
   }
-  // SQLite: the query columns are trustworthy only while generated from the hashed body. If
-  // the table definition was altered, walk every record comparing its columns with its body.
-  const table = options.tableChecked ? null : await logbookTableProblem(db);
   if (table) {
-    const walked = await verifyLogbook(db, verifyKey, { strategy: 'walk', tableChecked: true });
+    // The table definition was altered: walk every record, comparing its columns with its body.
+    const walked = await walkLogbook(db, { seq: 1, hash: GENESIS_HASH }, lastSeq, bySeq, true);
     const altered = `the table definition was altered: ${table.column} is no longer generated from the hashed record`;
+    checked = walked.checked;
     return walked.problem
-      ? { ...walked, problem: { ...walked.problem, message: `${walked.problem.message} (${altered})` } }
+      ? fail({ seq: walked.problem.seq, message: `${walked.problem.message} (${altered})` })
       : fail({ seq: 0, message: altered });
   }
 
-  const { head, firstSeq, lastSeq } = await readLogbookExtent(db);
-  if (firstSeq !== null && firstSeq < 1) return failChain({ kind: 'gap', seq: firstSeq, expectedSeq: 1 });
+  if (firstSeq !== null && firstSeq < 1) {
+    await scanning?.catch(() => undefined);
+    return failChain({ kind: 'gap', seq: firstSeq, expectedSeq: 1 });
+  }
   let expectedSeq = 1;
   let prevHash = GENESIS_HASH;
-  const strategy = options.strategy ?? 'auto';
-  if (
-    lastSeq > 0 &&
-    (strategy === 'ranges' || (strategy === 'auto' && lastSeq >= RANGES_FROM)) &&
-    (await canScanRanges(db))
-  ) {
+  if (scanning) {
     // Clean ranges that link to each other are verified; walking resumes at the first that is not.
-    const ranges = splitRanges(lastSeq, options.ranges ?? 2);
-    for (const range of await scanRanges(db, 'logbook_records', ranges, logbookColumnsMatchBody())) {
+    for (const range of await scanning) {
       if (!range.clean || range.firstPrev !== prevHash || range.lastHash === null) break;
       prevHash = range.lastHash;
       expectedSeq = range.to + 1;
@@ -355,23 +387,12 @@ export async function verifyLogbook(
       return failSigned(rewritten);
     }
   }
-  while (expectedSeq <= lastSeq) {
-    const rows = await readLogbookPage(db, expectedSeq, Math.min(VERIFY_PAGE, lastSeq - expectedSeq + 1));
-    if (rows.length === 0) break;
-    for (const row of rows) {
-      const seq = Number(row.seq);
-      if (seq !== expectedSeq) return failChain({ kind: 'gap', seq, expectedSeq });
-      if (row.prev_hash !== prevHash) return failChain({ kind: 'prev-hash-mismatch', seq });
-      // The hash covers the body; every column must say what the body says.
-      if (logbookRecordHash(row.prev_hash, row.body) !== row.hash || encodeLogbookBody({ ...row, seq }) !== row.body)
-        return failChain({ kind: 'hash-mismatch', seq });
-      const signed = bySeq.get(seq);
-      if (signed && signed.some((s) => s.hash !== row.hash)) return failSigned(seq);
-      prevHash = row.hash;
-      expectedSeq += 1;
-      checked += 1;
-    }
-  }
+  // PostgreSQL keeps plain query columns: a walk compares each with the body too.
+  const walked = await walkLogbook(db, { seq: expectedSeq, hash: prevHash }, lastSeq, bySeq, isPostgres(db));
+  checked += walked.checked;
+  if (walked.problem) return fail(walked.problem);
+  expectedSeq = walked.next.seq;
+  prevHash = walked.next.hash;
   const last = expectedSeq - 1;
   const beyond = signatures.find((s) => s.seq > last);
   if (beyond) {
@@ -383,6 +404,57 @@ export async function verifyLogbook(
   if (head.seq !== last || head.hash !== prevHash)
     return failChain({ kind: 'head-mismatch', seq: last, headSeq: head.seq });
   return { ok: true, checked, signedHeads: signatures.length };
+}
+
+/**
+ * Walks records `from.seq`..`lastSeq` in order, hashing each in Node, and names the first bad
+ * one. `compareColumns`: also require every query column to say what the body says (PostgreSQL,
+ * or a SQLite table whose columns are no longer generated); otherwise only the hashed columns
+ * are read.
+ */
+async function walkLogbook(
+  db: Executor,
+  from: { seq: number; hash: string },
+  lastSeq: number,
+  signedAt: Map<number, { hash: string }[]>,
+  compareColumns: boolean,
+): Promise<{ checked: number; next: { seq: number; hash: string }; problem?: { seq: number; message: string } }> {
+  let expectedSeq = from.seq;
+  let prevHash = from.hash;
+  let checked = 0;
+  const stop = (seq: number, message: string) => ({
+    checked,
+    next: { seq: expectedSeq, hash: prevHash },
+    problem: { seq, message },
+  });
+  while (expectedSeq <= lastSeq) {
+    const limit = Math.min(VERIFY_PAGE, lastSeq - expectedSeq + 1);
+    const rows = compareColumns
+      ? await readLogbookPage(db, expectedSeq, limit)
+      : await readLogbookChainPage(db, expectedSeq, limit);
+    if (rows.length === 0) break;
+    for (const row of rows) {
+      const seq = Number(row.seq);
+      if (seq !== expectedSeq) return stop(seq, describeProblem({ kind: 'gap', seq, expectedSeq }));
+      if (row.prev_hash !== prevHash) return stop(seq, describeProblem({ kind: 'prev-hash-mismatch', seq }));
+      // The hash covers the body; every column must say what the body says.
+      if (
+        logbookRecordHash(row.prev_hash, row.body) !== row.hash ||
+        (compareColumns && encodeLogbookBody({ ...(row as LogbookRecordRow), seq }) !== row.body)
+      )
+        return stop(seq, describeProblem({ kind: 'hash-mismatch', seq }));
+      const signed = signedAt.get(seq);
+      if (signed && signed.some((s) => s.hash !== row.hash))
+        return stop(
+          seq,
+          `record ${seq} no longer matches the chain head signed at that record (records up to ${seq} were rewritten)`,
+        );
+      prevHash = row.hash;
+      expectedSeq += 1;
+      checked += 1;
+    }
+  }
+  return { checked, next: { seq: expectedSeq, hash: prevHash } };
 }
 
 export class LogbookService {
@@ -489,9 +561,10 @@ export class LogbookService {
     return renderLogbookPdf({ policyName: policy.name, generatedAt: now, entries, signedHead: head });
   }
 
-  async verify(principal: Principal): Promise<LogbookVerifyResult> {
-    return this.audited(principal, 'logbook.verify', {}, () => Promise.resolve(null)).then(() =>
-      verifyLogbook(this.deps.db, this.deps.verifyKey),
+  /** `strategy`: see VerifyOptions (`walk` hashes every record here, trusting no database function). */
+  async verify(principal: Principal, strategy: VerifyStrategy = 'auto'): Promise<LogbookVerifyResult> {
+    return this.audited(principal, 'logbook.verify', { strategy }, () => Promise.resolve(null)).then(() =>
+      verifyLogbook(this.deps.db, this.deps.verifyKey, { strategy }),
     );
   }
 

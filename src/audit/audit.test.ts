@@ -3,7 +3,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../db/database.js';
 import { ManualClock } from '../lib/clock.js';
 import { createTestDb, DIALECTS } from '../../test/db.js';
+import fc from 'fast-check';
+import { canonicalJson } from '../lib/canonical-json.js';
 import { AuditTrail, verifyAuditChain } from './audit.js';
+import { auditHashBody, encodeAuditBody } from './audit.repository.js';
 
 const actor = { id: 'u1', label: 'alice' };
 
@@ -86,5 +89,33 @@ describe.each(DIALECTS)('audit trail on %s', (dialect) => {
       ),
     );
     expect(await verifyAuditChain(db.kysely)).toEqual({ ok: true, checked: 30 });
+  });
+});
+
+describe('audit hash fast path', () => {
+  const str = fc.option(fc.string({ unit: 'binary', maxLength: 40 }), { nil: null });
+  it('encodeAuditBody writes exactly the canonical JSON the chain hashes (src/audit/chain.ts)', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          seq: fc.integer({ min: 1, max: 2 ** 40 }),
+          id: fc.uuid(),
+          occurred_at: fc.integer({ min: 0, max: 2 ** 45 }),
+          actor_id: str,
+          actor_label: fc.string({ unit: 'binary', maxLength: 20 }),
+          action: fc.string({ unit: 'binary', maxLength: 20 }),
+          target_type: fc.string({ unit: 'binary', maxLength: 20 }),
+          target_id: str,
+          outcome: fc.constantFrom('success', 'failure', 'refused'),
+          before: str,
+          after: str,
+          context: str,
+        }),
+        (row) => {
+          expect(encodeAuditBody(row)).toBe(canonicalJson(auditHashBody(row)));
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });

@@ -3,7 +3,7 @@ import { newId } from '../lib/ids.js';
 import type { AuditEventRow } from '../db/schema.js';
 import {
   appendAuditRow,
-  auditHashBody,
+  encodeAuditBody,
   listAuditRows,
   readAuditHead,
   readAuditPage,
@@ -71,20 +71,19 @@ export interface VerifyResult {
   problem?: { seq: number; message: string };
 }
 
-/** Walks the whole audit chain in pages and names the first bad record. */
-export async function verifyAuditChain(db: Executor, pageSize = 5000): Promise<VerifyResult> {
+/**
+ * Walks the whole audit chain in pages and names the first bad record. Each record is encoded
+ * by encodeAuditBody (the canonical JSON without the generic key sorting) and hashed in one
+ * call (ChainVerifier.checkText), as the logbook walk does.
+ */
+export async function verifyAuditChain(db: Executor, pageSize = 10_000): Promise<VerifyResult> {
   const verifier = new ChainVerifier();
   let after = 0;
   for (;;) {
     const rows = await readAuditPage(db, after, pageSize);
     for (const row of rows) {
       const seq = Number(row.seq);
-      const problem = verifier.check({
-        seq,
-        prevHash: row.prev_hash,
-        hash: row.hash,
-        body: auditHashBody({ ...row, seq }),
-      });
+      const problem = verifier.checkText(seq, row.prev_hash, row.hash, encodeAuditBody({ ...row, seq }));
       if (problem)
         return {
           ok: false,

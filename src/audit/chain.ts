@@ -44,10 +44,18 @@ export class ChainVerifier {
 
   /** Returns the first problem in this record, or null when it links correctly. */
   check(record: ChainedRecord): ChainProblem | null {
-    if (record.seq !== this.expectedSeq) return { kind: 'gap', seq: record.seq, expectedSeq: this.expectedSeq };
-    if (record.prevHash !== this.prevHash) return { kind: 'prev-hash-mismatch', seq: record.seq };
-    if (chainHash(record.prevHash, record.body) !== record.hash) return { kind: 'hash-mismatch', seq: record.seq };
-    this.prevHash = record.hash;
+    return this.checkText(record.seq, record.prevHash, record.hash, canonicalJson(record.body));
+  }
+
+  /**
+   * `check` for a record whose canonical encoding is at hand (stored, or written out by a
+   * specialised encoder such as encodeAuditBody): one SHA-256 call, no generic encoding.
+   */
+  checkText(seq: number, prevHash: string, hash: string, canonicalBody: string): ChainProblem | null {
+    if (seq !== this.expectedSeq) return { kind: 'gap', seq, expectedSeq: this.expectedSeq };
+    if (prevHash !== this.prevHash) return { kind: 'prev-hash-mismatch', seq };
+    if (chainTextHash(prevHash, canonicalBody) !== hash) return { kind: 'hash-mismatch', seq };
+    this.prevHash = hash;
     this.expectedSeq += 1;
     this.checked += 1;
     return null;

@@ -134,6 +134,11 @@ describe('protocam logbook', () => {
     const ok = await cli(['logbook', 'verify'], env, clock);
     expect(ok.code).toBe(0);
     expect(ok.out).toContain('1 records verified');
+    const walked = await cli(['logbook', 'verify', '--strategy', 'walk'], env, clock);
+    expect(walked).toMatchObject({ code: 0, out: expect.stringContaining('1 records verified') });
+    const unknown = await cli(['logbook', 'verify', '--strategy', 'trust-me'], env, clock);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.err).toContain('auto, ranges, walk');
     const exported = await cli(['logbook', 'export'], env, clock);
     expect(exported.code).toBe(0);
     expect(exported.out).toContain('Vernieling van de lift');
@@ -153,6 +158,10 @@ describe('protocam logbook', () => {
     const bad = await cli(['logbook', 'verify'], env, clock);
     expect(bad.code).toBe(1);
     expect(bad.err).toContain('broken at record 1');
+    for (const strategy of ['walk', 'ranges']) {
+      const badToo = await cli(['logbook', 'verify', '--strategy', strategy], env, clock);
+      expect(badToo).toMatchObject({ code: 1, err: expect.stringContaining('broken at record 1') });
+    }
   });
 });
 

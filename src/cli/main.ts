@@ -1,8 +1,8 @@
 import { realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
-import { exportLogbookCsv, verifyLogbook } from '../access/index.js';
+import { Command, CommanderError, Option } from 'commander';
+import { exportLogbookCsv, verifyLogbook, VERIFY_STRATEGIES, type VerifyStrategy } from '../access/index.js';
 import { exportVerifyCommand, loadVerifyKey } from '../exports/index.js';
 import { verifyAuditChain } from '../audit/audit.js';
 import { loadConfig, type Config } from '../config/config.js';
@@ -230,9 +230,19 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
   logbook
     .command('verify')
     .description('walk the hash chain and the signed heads; exit 1 naming the first bad record')
-    .action(async () => {
+    .addOption(
+      new Option(
+        '--strategy <strategy>',
+        'auto: long chains in ranges at once; ranges: always; walk: every record hashed here, in order (trusts no database function)',
+      )
+        .choices(VERIFY_STRATEGIES)
+        .default('auto'),
+    )
+    .action(async (options: { strategy: VerifyStrategy }) => {
       exitCode = await withRuntime(async (runtime) => {
-        const result = await verifyLogbook(runtime.db.kysely, runtime.secrets.verifyKey);
+        const result = await verifyLogbook(runtime.db.kysely, runtime.secrets.verifyKey, {
+          strategy: options.strategy,
+        });
         if (result.ok) {
           io.out(`Logbook intact: ${result.checked} records verified, ${result.signedHeads} signed head(s).`);
           return 0;

@@ -4,6 +4,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, type MigrationResultSet } from 'kysely';
 import pg from 'pg';
 import { DomainError } from '../lib/errors.js';
+import { startBackgroundCheckpoints } from './checkpointer.js';
 import { migrations } from './migrations/index.js';
 import type { Database } from './schema.js';
 
@@ -19,8 +20,11 @@ export interface Db {
 // sequence numbers, far below 2^53, so they are safe as numbers.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
 
-/** Opens the database named by a URL: `sqlite:<path>` (or a bare path) or `postgres://...`. */
-export function openDatabase(url: string): Db {
+/**
+ * Opens the database named by a URL: `sqlite:<path>` (or a bare path) or `postgres://...`.
+ * A SQLite file gets its WAL checkpoints from a background thread (see checkpointer.ts).
+ */
+export function openDatabase(url: string, options: { onCheckpointError?: (error: unknown) => void } = {}): Db {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const pool = new pg.Pool({ connectionString: url, max: 10 });
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
@@ -33,8 +37,30 @@ export function openDatabase(url: string): Db {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
+  const checkpoints =
+    path === ':memory:' ? null : startBackgroundCheckpoints(sqlite, path, { onError: options.onCheckpointError });
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { kysely, dialect: 'sqlite', close: () => kysely.destroy() };
+  sqliteHandles.set(kysely.getExecutor().adapter, sqlite);
+  return {
+    kysely,
+    dialect: 'sqlite',
+    close: async () => {
+      await checkpoints?.stop();
+      await kysely.destroy();
+    },
+  };
+}
+
+// Keyed by the adapter, which a Kysely instance shares with its transactions.
+const sqliteHandles = new WeakMap<object, SqliteDatabase.Database>();
+
+/**
+ * The better-sqlite3 connection behind `db`, for the few hot paths that reuse prepared
+ * statements (the logbook append). Only safe inside a transaction on `db`: that holds the
+ * connection, so no other query can interleave. Null on PostgreSQL.
+ */
+export function sqliteHandle(db: Kysely<Database>): SqliteDatabase.Database | null {
+  return sqliteHandles.get(db.getExecutor().adapter) ?? null;
 }
 
 export async function migrateToLatest(db: Db): Promise<MigrationResultSet> {

@@ -191,6 +191,7 @@ export interface Database {
   key_tag_assignments: KeyTagAssignmentsTable;
   // recorder (0004_recordings, src/recording, src/playback, src/exports)
   segments: SegmentsTable;
+  segment_buckets: SegmentBucketsTable;
   camera_health: CameraHealthTable;
   maintenance_checks: MaintenanceChecksTable;
   camera_defects: CameraDefectsTable;
@@ -465,6 +466,14 @@ export interface SegmentsTable {
   created_at: number;
   /** Set while the file is being erased (mark, unlink, delete row). */
   erasing_at: number | null;
+}
+
+/** A change counter per camera and hour of segments (0011), kept by triggers on `segments`. */
+export interface SegmentBucketsTable {
+  camera_id: string;
+  /** `start_at / 3600000`. */
+  bucket: number;
+  version: number;
 }
 
 export interface CameraHealthTable {

@@ -134,7 +134,7 @@ describe.each(DIALECTS)('migration 0007_door_events_keys on %s', (dialect) => {
     expect(indexes).toEqual(
       expect.arrayContaining([
         'door_events_source_event',
-        'door_events_door_time',
+        'door_events_door_time_tag',
         'door_events_tag_time',
         'door_events_time',
       ]),

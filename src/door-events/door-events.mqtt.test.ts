@@ -37,9 +37,9 @@ describe('mqtt ingest helpers', () => {
     expect(redactUrl('mqtts://user:s3cret@broker.example:8883/x')).toBe('mqtts://***@broker.example:8883/x');
   });
   it('reads one record, an array of records, or marks the message malformed', () => {
-    expect(recordsOf(Buffer.from('{"a":1}'))).toEqual({ records: [{ a: 1 }], malformed: false });
-    expect(recordsOf(Buffer.from('[{"a":1},{"a":2}]')).records).toHaveLength(2);
-    expect(recordsOf(Buffer.from('{nope'))).toEqual({ records: [null], malformed: true });
+    expect(recordsOf(Buffer.from('{"a":1}'))).toEqual({ records: [{ a: 1 }], texts: ['{"a":1}'], malformed: false });
+    expect(recordsOf(Buffer.from('[{"a":1},{"a":2}]'))).toMatchObject({ texts: ['{"a":1}', '{"a":2}'] });
+    expect(recordsOf(Buffer.from('{nope'))).toEqual({ records: [null], texts: null, malformed: true });
   });
 });
 

@@ -21,6 +21,7 @@
 import { redactUrl } from '../media/redact.js';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
 import type { Logger } from '../lib/logger.js';
+import { recordTexts } from './door-events.rules.js';
 import type { BatchResult, DoorEventService } from './door-events.service.js';
 
 export interface MqttIngestOptions {
@@ -76,6 +77,8 @@ interface Pending {
   generation: number;
   messageId: number | undefined;
   records: unknown[];
+  /** Each record's JSON as sent (its raw payload), where the message splits cleanly. */
+  texts: (string | null)[] | null;
   committed: boolean;
   /** The held-back PUBACK, once mqtt.js has tried to send it. */
   sendAck: (() => void) | null;
@@ -84,14 +87,20 @@ interface Pending {
 type SendPacket = (packet: Packet, cb?: (error?: Error) => void, ...rest: unknown[]) => void;
 
 /** One message: a JSON record or an array of records. Unparsable text is one invalid record. */
-export function recordsOf(payload: Buffer): { records: unknown[]; malformed: boolean } {
+export function recordsOf(payload: Buffer): {
+  records: unknown[];
+  texts: (string | null)[] | null;
+  malformed: boolean;
+} {
+  const text = payload.toString('utf8');
   let value: unknown;
   try {
-    value = JSON.parse(payload.toString('utf8'));
+    value = JSON.parse(text);
   } catch {
-    return { records: [null], malformed: true };
+    return { records: [null], texts: null, malformed: true };
   }
-  return { records: Array.isArray(value) ? value : [value], malformed: false };
+  const records = Array.isArray(value) ? value : [value];
+  return { records, texts: recordTexts(text, records.length), malformed: false };
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -235,7 +244,7 @@ export class MqttDoorEventIngest {
 
   private onMessage(packet: IPublishPacket, callback: (error?: Error) => void): void {
     this.stats.messages++;
-    const { records, malformed } = recordsOf(
+    const { records, texts, malformed } = recordsOf(
       Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
     );
     if (malformed) this.stats.malformed++;
@@ -243,6 +252,7 @@ export class MqttDoorEventIngest {
       generation: this.generation,
       messageId: packet.qos > 0 ? packet.messageId : undefined,
       records,
+      texts,
       committed: false,
       sendAck: null,
     };
@@ -276,9 +286,10 @@ export class MqttDoorEventIngest {
     this.batch = [];
     this.batchRecords = 0;
     const records = batch.flatMap((p) => p.records);
+    const texts = batch.flatMap((p) => p.texts ?? p.records.map(() => null));
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.commit(records);
+        await this.commit(records, texts);
         break;
       } catch (error) {
         this.stats.failedCommits++;
@@ -312,7 +323,7 @@ export class MqttDoorEventIngest {
     this.releaseHeld();
   }
 
-  private async commit(records: unknown[]): Promise<void> {
+  private async commit(records: unknown[], texts: (string | null)[]): Promise<void> {
     const { events, sourceId } = this.options;
     const total: Omit<BatchResult, 'rejected'> & { rejected: number } = {
       received: 0,
@@ -323,7 +334,8 @@ export class MqttDoorEventIngest {
     };
     const reasons = new Map<string, number>();
     for (let start = 0; start < records.length; start += events.maxBatch) {
-      const result = await events.ingest(sourceId, records.slice(start, start + events.maxBatch));
+      const end = start + events.maxBatch;
+      const result = await events.ingest(sourceId, records.slice(start, end), texts.slice(start, end));
       total.received += result.received;
       total.accepted += result.accepted;
       total.duplicates += result.duplicates;

@@ -67,7 +67,7 @@ export async function eventsOfTag(
   return (await query.execute()).map(toEvent);
 }
 
-/** Denied attempts at one door in [from, to], newest first (uses door_events_door_time). */
+/** Denied attempts at one door in [from, to], newest first (uses door_events_door_time_tag). */
 export async function deniedAtDoor(
   db: Executor,
   q: { doorId: string; from: number; to: number; limit: number },

@@ -161,6 +161,38 @@ describe('door-event HTTP routes', () => {
     expect([notArray.statusCode, notArray.json().error.code]).toEqual([400, 'validation-failed']);
   });
 
+  it('keeps each record as sent as its raw payload, and parses the body as Fastify does', async () => {
+    const send = (payload: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/api/door-events/batch',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        payload,
+      });
+    const asSent = JSON.stringify(event('raw-1')).replace('TAG-1', 'TAG-\\u0031');
+    const pretty = JSON.stringify(event('raw-2'), null, 2);
+    const response = await send(`[\n  ${asSent},\n  ${pretty}\n]\n`);
+    expect(response.json()).toMatchObject({ received: 2, accepted: 2, rejected: [] });
+    const rows = await db.kysely
+      .selectFrom('door_events')
+      .select(['source_event_id', 'tag_code', 'raw_payload'])
+      .where('source_event_id', 'in', ['raw-1', 'raw-2'])
+      .orderBy('source_event_id')
+      .execute();
+    expect(rows).toEqual([
+      // The text as sent (here with an escape in it); a pretty-printed record is kept compact.
+      { source_event_id: 'raw-1', tag_code: 'TAG-1', raw_payload: asSent },
+      { source_event_id: 'raw-2', tag_code: 'TAG-1', raw_payload: JSON.stringify(event('raw-2')) },
+    ]);
+    // Fastify's JSON errors, prototype poisoning included, are unchanged on this route.
+    const broken = await send('[{"sourceEventId": "x"');
+    expect([broken.statusCode, broken.json().error.code]).toEqual([400, 'malformed-json']);
+    const poisoned = await send('[{"__proto__": {"admin": true}}]');
+    expect([poisoned.statusCode, poisoned.json().error.code]).toEqual([400, 'malformed-json']);
+    const empty = await send('');
+    expect([empty.statusCode, empty.json().error.code]).toEqual([400, 'empty-body']);
+  });
+
   it('admin routes refuse a non-admin and an anonymous caller', async () => {
     const holder = await call('admin', 'POST', '/tag-holders', { kind: 'tenant', name: 'Piet Pietersen' });
     for (const [method, url, payload] of [

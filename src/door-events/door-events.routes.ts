@@ -7,11 +7,11 @@
  * No route returns door events: reading them goes through the access gate (later slice).
  */
 import type { FastifyRequest } from 'fastify';
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { actorOf, requireAdmin } from '../http/principal.js';
 import { unauthenticated } from '../lib/errors.js';
-import { EVENT_RESULTS, REJECTION_REASONS, SOURCE_KINDS, TIME_FORMATS } from './door-events.rules.js';
+import { EVENT_RESULTS, recordTexts, REJECTION_REASONS, SOURCE_KINDS, TIME_FORMATS } from './door-events.rules.js';
 import { IdParams, KeyParams, SourceCreate, SourcePatch } from './door-events.schemas.js';
 import type { DoorEventService } from './door-events.service.js';
 
@@ -85,31 +85,49 @@ export function doorEventRoutes(service: DoorEventService, options: DoorEventRou
       done(null, body);
     });
 
-    app.post(
-      '/door-events/batch',
-      {
-        bodyLimit: batchBodyLimit,
-        schema: {
-          tags: ['door-events'],
-          security: [{ apiKey: [] }],
-          body: z.array(z.unknown()),
-          response: { 200: BatchResult },
+    // The batch route in its own scope: its JSON parser also keeps each record's text as sent (the
+    // raw payload), so ingest need not serialise every record again. Parsing itself, and its
+    // errors, are Fastify's default (prototype-poisoning checks included).
+    await app.register(async (scope) => {
+      const batch = scope.withTypeProvider<ZodTypeProvider>();
+      const recordTextsOf = new WeakMap<FastifyRequest, (string | null)[] | null>();
+      const parseJson = batch.getDefaultJsonParser('error', 'error');
+      batch.removeContentTypeParser('application/json');
+      batch.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+        const text = typeof body === 'string' ? body : body.toString('utf8');
+        // Fastify's default JSON parser answers through `done` (it returns nothing to await).
+        void parseJson(request, text, (error, value) => {
+          if (!error && Array.isArray(value)) recordTextsOf.set(request, recordTexts(text, value.length));
+          done(error, value);
+        });
+      });
+
+      batch.post(
+        '/door-events/batch',
+        {
+          bodyLimit: batchBodyLimit,
+          schema: {
+            tags: ['door-events'],
+            security: [{ apiKey: [] }],
+            body: z.array(z.unknown()),
+            response: { 200: BatchResult },
+          },
+          onRequest: async (request) => {
+            const header = request.headers.authorization;
+            if (typeof header !== 'string' || header.trim() === '')
+              throw unauthenticated('api-key-missing', 'Send the source API key as `authorization: Bearer <key>`');
+            const match = BEARER.exec(header);
+            if (!match?.[1]) throw unauthenticated('api-key-invalid', 'The API key is unknown or revoked');
+            sources.set(request, await service.sourceForApiKey(match[1]));
+          },
         },
-        onRequest: async (request) => {
-          const header = request.headers.authorization;
-          if (typeof header !== 'string' || header.trim() === '')
-            throw unauthenticated('api-key-missing', 'Send the source API key as `authorization: Bearer <key>`');
-          const match = BEARER.exec(header);
-          if (!match?.[1]) throw unauthenticated('api-key-invalid', 'The API key is unknown or revoked');
-          sources.set(request, await service.sourceForApiKey(match[1]));
+        async (request) => {
+          const sourceId = sources.get(request);
+          if (sourceId === undefined) throw unauthenticated('api-key-invalid', 'The API key is unknown or revoked');
+          return service.ingest(sourceId, request.body, recordTextsOf.get(request));
         },
-      },
-      async (request) => {
-        const sourceId = sources.get(request);
-        if (sourceId === undefined) throw unauthenticated('api-key-invalid', 'The API key is unknown or revoked');
-        return service.ingest(sourceId, request.body);
-      },
-    );
+      );
+    });
 
     const tags = ['door-event-sources'];
 

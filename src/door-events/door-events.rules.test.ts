@@ -11,6 +11,7 @@ import {
   parseIsoWithOffset,
   parseJsonRecord,
   parseTime,
+  recordTexts,
   resolveDoor,
 } from './door-events.rules.js';
 import { canApply, newHolderReference } from './key-tags.rules.js';
@@ -93,6 +94,31 @@ describe('record validation', () => {
     expect(reason({ ...good, result: undefined })).toBe('result-missing');
     expect(reason({ ...good, result: 'opened' })).toBe('result-invalid');
     expect(reason({ ...good, pad: 'x'.repeat(5000) })).toBe('record-too-large');
+  });
+  it('keeps each record of a batch as sent, as its raw payload; pretty-printed records are serialised compactly', () => {
+    const records = [{ a: 'x,]}"\\', b: [1, { c: null }] }, 'text', 12.5e3, { s: 'with space, and \\"quotes\\"' }, []];
+    const compact = JSON.stringify(records);
+    expect(recordTexts(compact, records.length)).toEqual(records.map((r) => JSON.stringify(r)));
+    // Whitespace between records is not part of them; inside a record it makes that record null.
+    const spaced = `\n [ {"a":1} ,\t{ "b": 2 },"x"\r\n]  `;
+    expect(recordTexts(spaced, 3)).toEqual(['{"a":1}', null, '"x"']);
+    expect(recordTexts('[]', 0)).toEqual([]);
+    // One record (an MQTT message that is not an array).
+    expect(recordTexts(' {"a":"[1,2]"} ', 1)).toEqual(['{"a":"[1,2]"}']);
+    // A count that does not match gives nothing rather than misplaced texts.
+    expect(recordTexts('[{"a":1},{"a":2}]', 3)).toBeNull();
+    // The raw payload is the text as sent where there is one, the compact serialisation otherwise.
+    const sent =
+      '{"sourceEventId":"e-1","occurredAt":"2026-03-02T09:00:00.000Z","door":"D1","tag":"T\\u0041","result":"granted"}';
+    const withText = parseJsonRecord(JSON.parse(sent), recordTexts(sent, 1)![0]);
+    expect(withText.ok && withText.record.rawPayload).toBe(sent);
+    const withoutText = parseJsonRecord(JSON.parse(sent), null);
+    expect(withoutText.ok && withoutText.record.rawPayload).toBe(JSON.stringify(JSON.parse(sent)));
+    const big = `{"sourceEventId":"e","pad":"${'x'.repeat(5000)}"}`;
+    expect(parseJsonRecord(JSON.parse(big), recordTexts(big, 1)![0])).toEqual({
+      ok: false,
+      reason: 'record-too-large',
+    });
   });
   it('resolves doors against the known codes and the source scope', () => {
     const doors = new Map([

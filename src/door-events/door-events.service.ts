@@ -290,15 +290,22 @@ export class DoorEventService {
 
   // --- ingest ---
 
-  /** An HTTP (or MQTT) batch of JSON records for one source. */
-  async ingest(sourceId: string, records: readonly unknown[]): Promise<BatchResult> {
+  /**
+   * An HTTP (or MQTT) batch of JSON records for one source. `texts`, when known, holds each
+   * record's JSON as sent (rules recordTexts), kept as its raw payload instead of serialising it again.
+   */
+  async ingest(
+    sourceId: string,
+    records: readonly unknown[],
+    texts?: readonly (string | null)[] | null,
+  ): Promise<BatchResult> {
     if (records.length > this.maxBatch)
       throw invalid('batch-too-large', `A batch holds at most ${this.maxBatch} records`, {
         max: this.maxBatch,
         received: records.length,
       });
     requireKeyTags(this.deps.policy());
-    const items = records.map((record, index) => ({ index, outcome: parseJsonRecord(record) }));
+    const items = records.map((record, index) => ({ index, outcome: parseJsonRecord(record, texts?.[index]) }));
     return this.store(sourceId, items);
   }
 

@@ -325,9 +325,12 @@ export class ExportService {
       await mkdir(work, { recursive: true });
       const manifest = await this.cutAll(row, dir, work);
       const bytes = manifestBytes(manifest);
-      await writeDurably(join(dir, MANIFEST_FILE), bytes);
       const signature = sign(null, bytes, this.deps.signingKey);
-      await writeDurably(join(dir, SIGNATURE_FILE), Buffer.from(`${signature.toString('base64')}\n`));
+      // Two small files, flushed at the same time: each fsync waits for the disk on its own.
+      await Promise.all([
+        writeDurably(join(dir, MANIFEST_FILE), bytes),
+        writeDurably(join(dir, SIGNATURE_FILE), Buffer.from(`${signature.toString('base64')}\n`)),
+      ]);
       await fsyncPath(dir);
       const total =
         manifest.files.reduce((sum, f) => sum + f.bytes, 0) +
@@ -418,12 +421,21 @@ export class ExportService {
       await writeFile(concatFile, concatScript(script));
       const name = cameraFileName(cameraId);
       const output = join(dir, name);
-      const cut = await this.deps.cutter.cut(concatFile, output, (seconds) => {
-        void report(seconds).catch(() => undefined);
-      });
+      await this.deps.cutter.write(
+        concatFile,
+        output,
+        (seconds) => {
+          void report(seconds).catch(() => undefined);
+        },
+        expected[i],
+      );
       doneSeconds += expected[i]!;
-      // Flushing to disk (I/O) and hashing (CPU) overlap.
-      const [, sha256] = await Promise.all([fsyncPath(output), sha256Of(output)]);
+      // Measuring (ffprobe, another process), flushing to disk (I/O) and hashing (CPU) overlap.
+      const [cut, , sha256] = await Promise.all([
+        this.deps.cutter.measure(output),
+        fsyncPath(output),
+        sha256Of(output),
+      ]);
       const gaps = gapsBetween(segments);
       const gapMs = gaps.reduce((sum, g) => sum + (g.to - g.from), 0);
       // Measured, not assumed: where the MP4 really starts (keyframe) and how long it plays.

@@ -100,6 +100,23 @@ export function activeHoldsLinkedTo(db: Executor, linkType: string, linkId: stri
     .execute();
 }
 
+/** Holds linked to one object that one release (same reason, same moment) ended: a close's. */
+export function holdsReleasedTogether(
+  db: Executor,
+  link: { type: string; id: string },
+  release: { reason: string; at: number },
+): Promise<HoldRow[]> {
+  return db
+    .selectFrom('holds')
+    .selectAll()
+    .where('link_type', '=', link.type)
+    .where('link_id', '=', link.id)
+    .where('release_reason', '=', release.reason)
+    .where('released_at', '=', release.at)
+    .orderBy('created_at')
+    .execute();
+}
+
 export async function existingIds(
   db: Executor,
   table: 'cameras' | 'doors' | 'subject_requests' | 'disclosures',

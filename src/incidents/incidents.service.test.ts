@@ -118,8 +118,23 @@ describe.each(DIALECTS)('incidents and holds (%s)', (dialect) => {
     const released = await holds.get(mkw, hold.id);
     expect(released).toMatchObject({ active: false, releaseReason: 'incident closed', releasedBy: 'u-mkw' });
     await expect(incidents.reopen(mkw, incident.id, '  ')).rejects.toMatchObject({ code: 'validation-failed' });
+    clock.advance(MINUTE);
     const reopened = await incidents.reopen(mkw, incident.id, 'The tenant brought new evidence');
     expect(reopened).toMatchObject({ status: 'open', reopenCount: 1, outcome: null });
+    // Reopened: no longer handled, so what the close released is secured again, as a new hold
+    // with the same scope; the released one stays released (its history is kept).
+    const active = (await holds.list(mkw, {})).filter((h) => h.active);
+    expect(active).toHaveLength(1);
+    expect(active[0]).toMatchObject({
+      from: hold.from,
+      to: hold.to,
+      cameraIds: hold.cameraIds,
+      linkType: 'incident',
+      linkId: incident.id,
+      reviewAt: clock.now() + 90 * DAY,
+    });
+    expect(active[0]!.id).not.toBe(hold.id);
+    expect((await holds.get(mkw, hold.id)).active).toBe(false);
     const detail = await incidents.get(mkw, incident.id);
     expect(detail.history.map((h) => h.step)).toEqual(['registered', 'handled', 'closed', 'reopened']);
     expect(detail.history[3]!.reason).toBe('The tenant brought new evidence');
@@ -130,6 +145,7 @@ describe.each(DIALECTS)('incidents and holds (%s)', (dialect) => {
       'incident.close',
       'hold.release',
       'incident.reopen',
+      'hold.create',
     ]);
   });
 

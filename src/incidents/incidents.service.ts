@@ -12,7 +12,14 @@ import { conflict, forbidden, invalid, notFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { parseInput } from '../lib/validation.js';
 import { hasCapability, type Policy } from '../policy/index.js';
-import { activeHoldsLinkedTo, releaseHold } from '../holds/holds.repository.js';
+import {
+  activeHoldsLinkedTo,
+  holdsReleasedTogether,
+  insertHold,
+  lockHolds,
+  releaseHold,
+} from '../holds/holds.repository.js';
+import { reviewDate } from '../holds/holds.rules.js';
 import {
   INCIDENT_KINDS,
   INCIDENT_STATUSES,
@@ -224,7 +231,11 @@ export class IncidentService {
     return this.step(principal, id, 'close', now, policy, text, null, { closed_at: now, closed_by: principal.userId });
   }
 
-  /** closed -> open, with a reason. Released holds stay released: secure again if needed. */
+  /**
+   * closed -> open, with a reason. The holds its close released are secured again (as new holds,
+   * so the history stays): the incident is no longer handled, so what was secured for it must be
+   * kept again (W 2.5, M 6.6). What retention erased in between stays erased.
+   */
   async reopen(principal: Principal, id: string, reason: string): Promise<IncidentView> {
     const policy = this.requireManager(principal);
     const why = parseInput(Text(2000), reason);
@@ -282,6 +293,8 @@ export class IncidentService {
         after: { status: after.status, outcome: after.outcome },
         ...(reason === null ? {} : { context: { reason } }),
       });
+      if (step === 'reopen' && before.closed_at !== null)
+        await this.secureAgain(trx, principal, id, Number(before.closed_at), now, policy, reason ?? '');
       if (step === 'close') {
         // Everything these holds are linked to is now closed: they end with it (M 6.6, M 6.7).
         for (const hold of await activeHoldsLinkedTo(trx, 'incident', id)) {
@@ -297,6 +310,48 @@ export class IncidentService {
       }
       return incidentView(after, now, policy);
     });
+  }
+
+  /** New holds with the scope of those the incident's close released; audited one by one. */
+  private async secureAgain(
+    trx: repo.Executor,
+    principal: Principal,
+    incidentId: string,
+    closedAt: number,
+    now: number,
+    policy: Policy,
+    reason: string,
+  ): Promise<void> {
+    const released = await holdsReleasedTogether(
+      trx,
+      { type: 'incident', id: incidentId },
+      { reason: 'incident closed', at: closedAt },
+    );
+    if (released.length === 0) return;
+    // The lock shared with the sweeper's erasure batches, as for every new hold (see lockHolds).
+    await lockHolds(trx);
+    for (const old of released) {
+      const hold = {
+        ...old,
+        id: newId(),
+        owner_id: principal.userId,
+        owner_label: principal.username,
+        reason: `${old.reason} (secured again: incident reopened: ${reason})`.slice(0, 2000),
+        review_at: reviewDate(now, policy.deadlines.holdReviewDays),
+        created_at: now,
+        released_at: null,
+        released_by: null,
+        release_reason: null,
+      };
+      await insertHold(trx, hold);
+      await this.deps.audit.record(trx, {
+        actor: actorOf(principal),
+        action: 'hold.create',
+        targetType: 'hold',
+        targetId: hold.id,
+        context: { incidentId, securedAgainFrom: old.id, articles: ['W 2.4', 'M 2.4'] },
+      });
+    }
   }
 
   private async history(

@@ -12,7 +12,6 @@ export {
 } from './playback.rules.js';
 export {
   cameraNames,
-  findSegment,
   insertSegments,
   MAX_SEGMENT_MS,
   segmentsOverlapping,

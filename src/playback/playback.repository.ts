@@ -46,27 +46,6 @@ export async function segmentsOverlapping(
   return listSegments(db, cameraId, from, to);
 }
 
-/** The newest `limit` segments of a camera that start at or after `from` and before `to`, oldest first. */
-export async function recentSegments(
-  db: Executor,
-  cameraId: string,
-  from: number,
-  to: number,
-  limit: number,
-): Promise<IndexedSegment[]> {
-  const rows = await db
-    .selectFrom('segments')
-    .select(COLUMNS)
-    .where('camera_id', '=', cameraId)
-    .where('start_at', '>=', from)
-    .where('start_at', '<', to)
-    .where('erasing_at', 'is', null)
-    .orderBy('start_at', 'desc')
-    .limit(limit)
-    .execute();
-  return rows.reverse().map(toSegment);
-}
-
 /** How many segments of a camera start in [from, before): a stable media sequence number for live view. */
 export async function countSegmentsBetween(
   db: Executor,
@@ -82,16 +61,6 @@ export async function countSegmentsBetween(
     .where('start_at', '<', before)
     .executeTakeFirstOrThrow();
   return Number(row.n);
-}
-
-export async function findSegment(db: Executor, id: string): Promise<IndexedSegment | undefined> {
-  const row = await db
-    .selectFrom('segments')
-    .select(COLUMNS)
-    .where('id', '=', id)
-    .where('erasing_at', 'is', null)
-    .executeTakeFirst();
-  return row ? toSegment(row) : undefined;
 }
 
 /** The segment of a camera that holds instant `at` (start <= at < end), if any. */

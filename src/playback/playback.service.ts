@@ -17,6 +17,7 @@ import { MINUTE, type Clock } from '../lib/clock.js';
 import { isDomainError, notFound } from '../lib/errors.js';
 import type { Policy } from '../policy/index.js';
 import type { FrameExtractor } from './frame-extractor.js';
+import { findSegment, listLatestSegments } from '../recording/recording.repository.js';
 import * as repo from './playback.repository.js';
 import {
   isDiscontinuity,
@@ -89,7 +90,7 @@ export class PlaybackService {
     });
     const anchor = Math.max(grant.from, grant.issuedAt - LIVE_ANCHOR_MS);
     const until = Math.min(now, grant.to);
-    const since = await repo.recentSegments(this.deps.db, cameraId, anchor, until, 10_000);
+    const since = await listLatestSegments(this.deps.db, cameraId, 10_000, { from: anchor, to: until });
     const listed = since.slice(-LIVE_WINDOW_SEGMENTS);
     const skipped = since.slice(0, since.length - listed.length);
     let discontinuities = 0;
@@ -106,7 +107,7 @@ export class PlaybackService {
    */
   async segment(principal: Principal, token: string, cameraId: string, segmentId: string): Promise<Buffer> {
     const grant = await this.deps.gate.describeGrant(principal, token);
-    const segment = await repo.findSegment(this.deps.db, segmentId);
+    const segment = await findSegment(this.deps.db, segmentId);
     if (!segment || segment.cameraId !== cameraId || !overlaps(segment, grant.from, grant.to)) throw segmentNotFound();
     try {
       await this.need(principal, token, {

@@ -148,3 +148,30 @@ export function trimToWindow(ts: Buffer, fromTicks: number, toTicks: number): Bu
   }
   return Buffer.concat(kept);
 }
+
+export interface TsTiming {
+  /** The earliest first PTS of any elementary stream, 90 kHz ticks: ffprobe's `start_time`. */
+  startTicks: number;
+  /** PTS of the video access units marked as random access (keyframes), ascending. */
+  keyframeTicks: number[];
+}
+
+/**
+ * Start time and keyframe times of an MPEG-TS file, without decoding or spawning ffprobe (the
+ * export's in- and out-points). `start` reads only as far as every stream's first timestamp
+ * when `keyframes` is false. Undefined when the bytes hold no timestamp at all.
+ */
+export function tsTiming(ts: Buffer, keyframes = true): TsTiming | undefined {
+  const firstByStream = new Map<number, number>();
+  const keyframeTicks: number[] = [];
+  for (let p = 0; p + TS_PACKET <= ts.length; p += TS_PACKET) {
+    if (ts[p] !== 0x47) continue;
+    const { pes } = inspect(ts, p);
+    if (!pes || pes.pts === undefined) continue;
+    if (!firstByStream.has(pes.streamId)) firstByStream.set(pes.streamId, pes.pts);
+    if (keyframes && pes.randomAccess && isVideo(pes.streamId)) keyframeTicks.push(pes.pts);
+  }
+  if (firstByStream.size === 0) return undefined;
+  keyframeTicks.sort((a, b) => a - b);
+  return { startTicks: Math.min(...firstByStream.values()), keyframeTicks };
+}

@@ -8,6 +8,7 @@ import {
   closeDefect,
   deleteSegments,
   findHealth,
+  findSegment,
   findOpenDefect,
   insertDefect,
   insertMaintenanceCheck,
@@ -83,6 +84,14 @@ describe.each(DIALECTS)('recording repository on %s', (dialect) => {
     expect((await latestSegment(db.kysely, cameraA))?.startAt).toBe(T0 + 90_000);
     expect((await listLatestSegments(db.kysely, cameraA, 3)).map((s) => (s.startAt - T0) / SEG)).toEqual([7, 8, 9]);
     expect(await latestSegment(db.kysely, 'no-such-camera')).toBeNull();
+    // Live view: the newest of those that start inside a window.
+    const window = { from: T0 + 20_000, to: T0 + 60_000 };
+    expect((await listLatestSegments(db.kysely, cameraA, 3, window)).map((s) => (s.startAt - T0) / SEG)).toEqual([
+      3, 4, 5,
+    ]);
+    const erasing = (await listErasingSegments(db.kysely))[0]!;
+    expect(await findSegment(db.kysely, erasing.id)).toBeNull();
+    expect((await findSegment(db.kysely, hits[0]!.id))?.startAt).toBe(T0 + 20_000);
 
     const files = await listSegmentFiles(db.kysely, cameraA);
     expect(files).toHaveLength(11);

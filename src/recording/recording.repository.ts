@@ -6,6 +6,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { isPostgres } from '../db/database.js';
 import type { Database } from '../db/schema.js';
+import { BUCKET_MS, bucketOf, MAX_BUCKETS_PER_LISTING, segmentCacheFor } from './segment-cache.js';
 
 export type Executor = Kysely<Database> | Transaction<Database>;
 
@@ -90,23 +91,88 @@ export const MAX_SEGMENT_MS = 10 * 60_000;
 /**
  * A camera's segments that overlap [from, to), ordered by start. Segments being erased are
  * left out: they are about to disappear and must not be served or exported.
- * One index range read on `segments_camera_start`. The database packs the rows into one JSON
- * text: a day of one camera is 8,640 rows, and building 8,640 row objects in the driver costs
- * ten times more than parsing one JSON array (bench/recording-index.bench.ts).
+ *
+ * Served from memory where the hours of the window have not changed since they were read
+ * (segment-cache.ts): one read of the hours' change counters (`segment_buckets`, kept by
+ * triggers, so a sweep in another process is seen at once), then only the changed hours from
+ * the index. Inside a transaction the rows are read directly, because that transaction may see
+ * writes that are not committed. Records are frozen: they are shared between listings.
  */
 export async function listSegments(db: Executor, cameraId: string, from: number, to: number): Promise<SegmentRecord[]> {
   if (!(to > from)) return [];
   const lower = from - MAX_SEGMENT_MS;
+  const first = bucketOf(lower);
+  const last = bucketOf(to - 1);
+  if (db.isTransaction || last - first + 1 > MAX_BUCKETS_PER_LISTING) {
+    return selectSegments(db, cameraId, lower, to, from);
+  }
+  const cache = segmentCacheFor(db);
+  // Counters first, rows second: a change between the two reads only costs a reload later.
+  const counters = await db
+    .selectFrom('segment_buckets')
+    .select(['bucket', 'version'])
+    .where('camera_id', '=', cameraId)
+    .where('bucket', '>=', first)
+    .where('bucket', '<=', last)
+    .orderBy('bucket')
+    .execute();
+  const hours = new Array<readonly SegmentRecord[] | undefined>(counters.length);
+  let staleFrom = -1;
+  let staleTo = -1;
+  for (let i = 0; i < counters.length; i++) {
+    const bucket = Number(counters[i]!.bucket);
+    hours[i] = cache.get(cameraId, bucket, Number(counters[i]!.version));
+    if (hours[i] === undefined) {
+      if (staleFrom < 0) staleFrom = bucket;
+      staleTo = bucket;
+    }
+  }
+  if (staleFrom >= 0) {
+    const BUCKET_END = Number.MIN_SAFE_INTEGER; // any end: every row that starts in the hours
+    const rows = await selectSegments(db, cameraId, staleFrom * BUCKET_MS, (staleTo + 1) * BUCKET_MS, BUCKET_END);
+    const byBucket = new Map<number, SegmentRecord[]>();
+    for (const row of rows) {
+      const bucket = bucketOf(row.startAt);
+      const list = byBucket.get(bucket);
+      if (list) list.push(row);
+      else byBucket.set(bucket, [row]);
+    }
+    for (let i = 0; i < counters.length; i++) {
+      if (hours[i] !== undefined) continue;
+      const bucket = Number(counters[i]!.bucket);
+      hours[i] = cache.set(cameraId, bucket, Number(counters[i]!.version), byBucket.get(bucket) ?? []);
+    }
+  }
+  const segments: SegmentRecord[] = [];
+  for (const hour of hours) {
+    for (const s of hour!) if (s.startAt >= lower && s.startAt < to && s.endAt > from) segments.push(s);
+  }
+  return segments;
+}
+
+/**
+ * Rows with `startFrom <= start_at < startTo` and `end_at > endAfter`, not being erased, by
+ * start. One index range read on `segments_camera_start`; the database packs the rows into one
+ * JSON text, because building thousands of row objects in the driver costs several times more
+ * than parsing one JSON array (bench/recording-index.bench.ts).
+ */
+async function selectSegments(
+  db: Executor,
+  cameraId: string,
+  startFrom: number,
+  startTo: number,
+  endAfter: number,
+): Promise<SegmentRecord[]> {
   const query = isPostgres(db)
     ? sql<{
         list: string | null;
       }>`select json_agg(json_build_array(id, file, start_at, end_at, bytes, sha256, created_at) order by start_at)::text as list
-        from segments where camera_id = ${cameraId} and start_at >= ${lower} and start_at < ${to} and end_at > ${from} and erasing_at is null`
+        from segments where camera_id = ${cameraId} and start_at >= ${startFrom} and start_at < ${startTo} and end_at > ${endAfter} and erasing_at is null`
     : sql<{
         list: string | null;
       }>`select json_group_array(json_array(id, file, start_at, end_at, bytes, sha256, created_at)) as list
         from (select id, file, start_at, end_at, bytes, sha256, created_at from segments
-              where camera_id = ${cameraId} and start_at >= ${lower} and start_at < ${to} and end_at > ${from} and erasing_at is null
+              where camera_id = ${cameraId} and start_at >= ${startFrom} and start_at < ${startTo} and end_at > ${endAfter} and erasing_at is null
               order by start_at)`;
   const { rows } = await query.execute(db);
   const list = rows[0]?.list;
@@ -135,16 +201,19 @@ export async function listSegments(db: Executor, cameraId: string, from: number,
   return segments.sort((a, b) => a.startAt - b.startAt);
 }
 
-/** The newest `count` segments of a camera, newest last (live view). */
-export async function listLatestSegments(db: Executor, cameraId: string, count: number): Promise<SegmentRecord[]> {
-  const rows = await db
-    .selectFrom('segments')
-    .selectAll()
-    .where('camera_id', '=', cameraId)
-    .where('erasing_at', 'is', null)
-    .orderBy('start_at', 'desc')
-    .limit(count)
-    .execute();
+/**
+ * The newest `count` segments of a camera, oldest first (live view, health), optionally only
+ * those that start in [window.from, window.to). Segments being erased are left out.
+ */
+export async function listLatestSegments(
+  db: Executor,
+  cameraId: string,
+  count: number,
+  window?: { from: number; to: number },
+): Promise<SegmentRecord[]> {
+  let query = db.selectFrom('segments').selectAll().where('camera_id', '=', cameraId).where('erasing_at', 'is', null);
+  if (window) query = query.where('start_at', '>=', window.from).where('start_at', '<', window.to);
+  const rows = await query.orderBy('start_at', 'desc').limit(count).execute();
   return rows.map(segmentRecord).reverse();
 }
 
@@ -153,8 +222,14 @@ export async function latestSegment(db: Executor, cameraId: string): Promise<Seg
   return latest ?? null;
 }
 
+/** One segment by its id; a segment being erased is already gone for readers (playback, frames). */
 export async function findSegment(db: Executor, id: string): Promise<SegmentRecord | null> {
-  const row = await db.selectFrom('segments').selectAll().where('id', '=', id).executeTakeFirst();
+  const row = await db
+    .selectFrom('segments')
+    .selectAll()
+    .where('id', '=', id)
+    .where('erasing_at', 'is', null)
+    .executeTakeFirst();
   return row ? segmentRecord(row) : null;
 }
 

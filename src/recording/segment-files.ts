@@ -56,16 +56,23 @@ export interface SealedFile {
   sha256: string;
 }
 
+/** Read buffers for sealing, reused: a fresh large buffer per file costs page faults and zeroing in the kernel. */
+const SEAL_BUFFER_BYTES = 1024 * 1024;
+const sealBuffers: Buffer[] = [];
+/** Cameras seal concurrently; more than this many idle buffers are left to the garbage collector. */
+const MAX_IDLE_SEAL_BUFFERS = 4;
+
 /**
  * Reads a closed file once to hash it and fsyncs it, so the row written afterwards never
- * points at bytes that a power cut could still take back.
+ * points at bytes that a power cut could still take back. The file was just written, so the
+ * read comes from the page cache; SHA-256 itself is most of the cost (see bench/recording-cpu).
  */
 export async function sealFile(path: string): Promise<SealedFile> {
   const handle = await open(path, constants.O_RDONLY);
+  const buffer = sealBuffers.pop() ?? Buffer.allocUnsafeSlow(SEAL_BUFFER_BYTES);
   try {
     const hash = createHash('sha256');
     let bytes = 0;
-    const buffer = Buffer.allocUnsafe(256 * 1024);
     for (;;) {
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, bytes);
       if (bytesRead === 0) break;
@@ -75,6 +82,7 @@ export async function sealFile(path: string): Promise<SealedFile> {
     await handle.sync();
     return { bytes, sha256: hash.digest('hex') };
   } finally {
+    if (sealBuffers.length < MAX_IDLE_SEAL_BUFFERS) sealBuffers.push(buffer);
     await handle.close();
   }
 }

@@ -4,6 +4,7 @@
  * compiled into the WHERE clause, so a batch is one bounded statement.
  */
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
+import { isPostgres } from '../db/database.js';
 import type { AlarmRow, Database, ErasureRecordRow } from '../db/schema.js';
 import type { HoldScope } from '../holds/holds.rules.js';
 import { newId } from '../lib/ids.js';
@@ -292,35 +293,64 @@ export async function eventBoundary(
   return row ? Number(row.occurred_at) : null;
 }
 
-export interface EventItem {
-  doorId: string;
-  occurredAt: number;
-  bytes: number;
-}
-
-/** Deletes the unheld door events in [from, to); the raw payload goes with its row (M 6.7). */
-export async function deleteEvents(
+/**
+ * Deletes the unheld door events in [from, to) with one set-based statement (the raw payload
+ * goes with its row, M 6.7) and returns per door what was erased, for the erasure record. No
+ * row travels to the application: PostgreSQL aggregates the DELETE's RETURNING on the server;
+ * SQLite counts first in the same write transaction (a single writer, so nothing can slip in).
+ */
+export async function eraseEventRange(
   trx: Executor,
   range: { from: number; to: number; holds: readonly HoldScope[] },
-): Promise<EventItem[]> {
-  const rows = await trx
-    .deleteFrom('door_events')
-    .where((eb) => {
-      const held = eventHeldSql(
-        eb,
-        range.holds.filter((h) => h.to > range.from && h.from < range.to),
-      );
-      const base = [eb('occurred_at', '>=', range.from), eb('occurred_at', '<', range.to)];
-      return eb.and(held ? [...base, eb.not(held)] : base);
-    })
-    .returning((eb) => [
-      'door_id',
-      'occurred_at',
-      eb.fn.coalesce(eb.fn<number>('length', ['raw_payload']), eb.lit(0)).as('payload'),
-    ])
-    .execute();
-  return rows.map((r) => ({ doorId: r.door_id, occurredAt: Number(r.occurred_at), bytes: Number(r.payload) }));
+): Promise<ErasureTally[]> {
+  const holds = range.holds.filter((h) => h.to > range.from && h.from < range.to);
+  const unheld = (eb: ExpressionBuilder<Database, 'door_events'>) => {
+    const held = eventHeldSql(eb, holds);
+    const base = [eb('occurred_at', '>=', range.from), eb('occurred_at', '<', range.to)];
+    return eb.and(held ? [...base, eb.not(held)] : base);
+  };
+  let rows: GroupCount[];
+  if (isPostgres(trx)) {
+    const gone = trx
+      .deleteFrom('door_events')
+      .where(unheld)
+      .returning((eb) => [
+        'door_id',
+        'occurred_at',
+        eb.fn.coalesce(eb.fn<number>('length', ['raw_payload']), eb.lit(0)).as('payload'),
+      ]);
+    const result = await trx
+      .with('gone', () => gone)
+      .selectFrom('gone')
+      .select((eb) => [
+        'door_id as targetId',
+        eb.fn.countAll<number>().as('count'),
+        eb.fn.sum<number>('payload').as('bytes'),
+        eb.fn.min<number>('occurred_at').as('from'),
+        eb.fn.max<number>('occurred_at').as('to'),
+      ])
+      .groupBy('door_id')
+      .execute();
+    rows = result.map(groupCount);
+  } else {
+    rows = (await eventGroups(trx).where(unheld).execute()).map(groupCount);
+    if (rows.length > 0) await trx.deleteFrom('door_events').where(unheld).execute();
+  }
+  return rows.map((r) => ({ targetType: 'door', ...r }));
 }
+
+/** Per door: count, payload bytes and time range of the selected door events. */
+const eventGroups = (db: Executor) =>
+  db
+    .selectFrom('door_events')
+    .select((eb) => [
+      'door_id as targetId',
+      eb.fn.countAll<number>().as('count'),
+      eb.fn.sum<number>(eb.fn.coalesce(eb.fn<number>('length', ['raw_payload']), eb.lit(0))).as('bytes'),
+      eb.fn.min<number>('occurred_at').as('from'),
+      eb.fn.max<number>('occurred_at').as('to'),
+    ])
+    .groupBy('door_id');
 
 export async function oldestUnheldEvent(
   db: Executor,
@@ -346,22 +376,13 @@ export async function eventCounts(
   holds: readonly HoldScope[],
   held: boolean,
 ): Promise<GroupCount[]> {
-  const rows = await db
-    .selectFrom('door_events')
-    .select((eb) => [
-      'door_id as targetId',
-      eb.fn.countAll<number>().as('count'),
-      eb.fn.sum<number>(eb.fn.coalesce(eb.fn<number>('length', ['raw_payload']), eb.lit(0))).as('bytes'),
-      eb.fn.min<number>('occurred_at').as('from'),
-      eb.fn.max<number>('occurred_at').as('to'),
-    ])
+  const rows = await eventGroups(db)
     .where((eb) => {
       const predicate = eventHeldSql(eb, holds);
       const base = eb('occurred_at', '<', before);
       if (held) return predicate ? eb.and([base, predicate]) : eb.lit(false);
       return predicate ? eb.and([base, eb.not(predicate)]) : base;
     })
-    .groupBy('door_id')
     .execute();
   return rows.map(groupCount);
 }

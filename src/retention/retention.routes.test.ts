@@ -141,6 +141,14 @@ describe('incident, hold, retention and compliance HTTP routes', () => {
       status: 'open',
       reopenCount: 1,
     });
+    // Reopened: the hold its close released is secured again, as a new hold with the same window.
+    const again = (await call('mkw', 'GET', `/incidents/${incident.id}`)).json<{
+      holds: { id: string; active: boolean; from: string; to: string }[];
+    }>().holds;
+    expect(again.filter((h) => h.active)).toEqual([
+      expect.objectContaining({ from: hold.from, to: hold.to }) as unknown,
+    ]);
+    expect(again.find((h) => h.active)!.id).not.toBe(hold.id);
     expect((await call('mkw', 'GET', '/incidents?status=open')).json<{ items: unknown[] }>().items).toHaveLength(1);
     expect((await call('mkw', 'GET', '/incidents/nope')).statusCode).toBe(404);
   });
@@ -171,9 +179,11 @@ describe('incident, hold, retention and compliance HTTP routes', () => {
     ).toContain(hold.id);
     expect((await call('mkw', 'GET', '/holds/overdue')).json()).toEqual({ items: [] });
     clock.advance(91 * DAY);
-    expect(
-      (await call('mkw', 'GET', '/holds/overdue')).json<{ items: { id: string }[] }>().items.map((h) => h.id),
-    ).toEqual([hold.id]);
+    // Overdue: this hold, and the one the previous test secured again by reopening its incident.
+    const overdue = (await call('mkw', 'GET', '/holds/overdue')).json<{ items: { id: string; linkType: string }[] }>()
+      .items;
+    expect(overdue.map((h) => h.id)).toContain(hold.id);
+    expect(overdue.map((h) => h.linkType).sort()).toEqual(['incident', 'police-order']);
     // The compliance view lists it for the complex, linked for the web UI.
     const view = (await call('mkw', 'GET', `/compliance?complexId=${seed.complexId}`)).json<{
       groups: { complexId: string | null; items: { kind: string; link: { type: string; id: string } }[] }[];

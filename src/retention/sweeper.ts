@@ -101,6 +101,15 @@ export interface SweepPlan {
   skipped: { category: SweptCategory; reason: string }[];
 }
 
+/** What every erasure record of one category in one run shares. */
+type ErasureContext = {
+  runId: string;
+  category: string;
+  reason: string;
+  policyId: string;
+  retentionMs: number | null;
+};
+
 const DEFAULT_SEGMENT_BATCH = { min: 50, max: 5000 };
 const DEFAULT_EVENT_BATCH = { min: 200, max: 50_000 };
 const UNLINK_CONCURRENCY = 32;
@@ -348,7 +357,7 @@ export class RetentionSweeper {
    * deletes their files, then their rows. Returns what was erased.
    */
   private async segmentBatchErase(
-    record: { runId: string; category: string; reason: string; policyId: string; retentionMs: number | null },
+    record: ErasureContext,
     from: number,
     to: number,
   ): Promise<{ count: number; bytes: number }> {
@@ -378,64 +387,64 @@ export class RetentionSweeper {
     return { count: marked.length, bytes: marked.reduce((sum, m) => sum + m.bytes, 0) };
   }
 
-  private async eraseSegments(
-    record: { runId: string; category: string; reason: string; policyId: string; retentionMs: number | null },
+  /**
+   * Walks [oldest, before) in time order, in batches of about `size()` rows: each batch's upper
+   * bound is read outside the write transaction, then `erase` handles [from, to).
+   */
+  private async walkBatches(
+    boundary: (from: number, offset: number) => Promise<number | null>,
+    size: () => number,
     before: number,
+    erase: (from: number, to: number) => Promise<{ count: number; bytes: number }>,
   ): Promise<{ erased: number; bytes: number }> {
     let from = Number.MIN_SAFE_INTEGER;
     let erased = 0;
     let bytes = 0;
     for (;;) {
-      const boundary = await repo.segmentBoundary(this.deps.db, from, before, this.segmentBatch);
-      // Many segments can share a start time (all cameras at once): always move forward.
-      const to = boundary === null ? before : Math.max(boundary, from + 1);
-      const done = await this.segmentBatchErase(record, from, to);
+      const bound = await boundary(from, size());
+      // Many items can share a time (all cameras start at once): always move forward.
+      const to = bound === null ? before : Math.max(bound, from + 1);
+      const done = await erase(from, to);
       erased += done.count;
       bytes += done.bytes;
-      if (boundary === null) break;
+      if (bound === null) return { erased, bytes };
       from = to;
     }
-    return { erased, bytes };
   }
 
-  private async eraseEvents(
-    record: { runId: string; category: string; reason: string; policyId: string; retentionMs: number | null },
-    before: number,
-  ): Promise<{ erased: number; bytes: number }> {
-    let from = Number.MIN_SAFE_INTEGER;
-    let erased = 0;
-    let bytes = 0;
-    for (;;) {
-      const boundary = await repo.eventBoundary(this.deps.db, from, before, this.eventBatch);
-      const to = boundary === null ? before : Math.max(boundary, from + 1);
-      const now = this.deps.clock.now();
-      const { value: items, ms } = await this.timed(async (trx) => {
-        await lockHolds(trx);
-        const holds = await activeHoldScopes(trx);
-        const deleted = await repo.deleteEvents(trx, { from, to, holds });
-        await repo.addErasures(
-          trx,
-          { ...record, now },
-          tally(
-            deleted.map((e) => ({ targetId: e.doorId, from: e.occurredAt, to: e.occurredAt, bytes: e.bytes })),
-            'door',
-          ),
-        );
-        return deleted;
-      });
-      this.eventBatch = nextBatchSize(this.eventBatch, ms, this.eventLimits);
-      erased += items.length;
-      bytes += items.reduce((sum, e) => sum + e.bytes, 0);
-      if (boundary === null) break;
-      from = to;
-    }
-    return { erased, bytes };
+  private eraseSegments(record: ErasureContext, before: number): Promise<{ erased: number; bytes: number }> {
+    return this.walkBatches(
+      (from, offset) => repo.segmentBoundary(this.deps.db, from, before, offset),
+      () => this.segmentBatch,
+      before,
+      (from, to) => this.segmentBatchErase(record, from, to),
+    );
   }
 
-  private async eraseExports(
-    record: { runId: string; category: string; reason: string; policyId: string; retentionMs: number | null },
-    before: number,
-  ): Promise<{ erased: number; bytes: number }> {
+  /** Door events go in one transaction per batch: delete the range and add the erasure record. */
+  private eraseEvents(record: ErasureContext, before: number): Promise<{ erased: number; bytes: number }> {
+    return this.walkBatches(
+      (from, offset) => repo.eventBoundary(this.deps.db, from, before, offset),
+      () => this.eventBatch,
+      before,
+      async (from, to) => {
+        const now = this.deps.clock.now();
+        const { value: tallies, ms } = await this.timed(async (trx) => {
+          await lockHolds(trx);
+          const erased = await repo.eraseEventRange(trx, { from, to, holds: await activeHoldScopes(trx) });
+          await repo.addErasures(trx, { ...record, now }, erased);
+          return erased;
+        });
+        this.eventBatch = nextBatchSize(this.eventBatch, ms, this.eventLimits);
+        return tallies.reduce((sum, t) => ({ count: sum.count + t.count, bytes: sum.bytes + t.bytes }), {
+          count: 0,
+          bytes: 0,
+        });
+      },
+    );
+  }
+
+  private async eraseExports(record: ErasureContext, before: number): Promise<{ erased: number; bytes: number }> {
     let erased = 0;
     let bytes = 0;
     const seen = new Set<string>();
@@ -559,10 +568,7 @@ export class RetentionSweeper {
    * candidates are picked oldest first, then marked by id under the holds lock (a hold created
    * meanwhile still wins), deleted from disk, then from the index.
    */
-  private async eraseOldestFor(
-    record: { runId: string; category: string; reason: string; policyId: string; retentionMs: number | null },
-    needed: number,
-  ): Promise<{ count: number; bytes: number }> {
+  private async eraseOldestFor(record: ErasureContext, needed: number): Promise<{ count: number; bytes: number }> {
     const holds = await activeHoldScopes(this.deps.db);
     const candidates = await repo.oldestUnheldSegments(this.deps.db, holds, 500);
     const chosen: string[] = [];

@@ -698,7 +698,7 @@ describe.skipIf(!haveChromium)(SUITE, () => {
     expect(open.map((e) => e.entryId)).not.toContain(outcome.entryId);
   });
 
-  it('the caretaker releases the hold with a reason and closes the incident with its outcome', async () => {
+  it('the caretaker releases the hold with a reason, closes the incident with its outcome and reopens it', async () => {
     const page = pages.huismeester!;
     await page.getByRole('link', { name: 'Veiliggestelde beelden' }).click();
     const row = page.getByRole('row', { name: /Camera hal/ });
@@ -717,6 +717,12 @@ describe.skipIf(!haveChromium)(SUITE, () => {
     await page.getByRole('button', { name: 'Afhandelen en sluiten' }).click();
     await expect.poll(() => page.getByTestId('incident-status').textContent()).toContain('gesloten');
     expect(await page.getByTestId('incident-status').textContent()).toContain('geen verdere actie');
+
+    // New evidence: the incident is reopened with a reason and is open again.
+    await page.getByLabel('Waarom wordt het incident heropend?').fill('De bewoner meldt een tweede getuige.');
+    await page.getByRole('button', { name: 'Heropenen' }).click();
+    await expect.poll(() => page.getByTestId('incident-status').textContent()).toMatch(/^open/i);
+    await expectAccessible(page);
   });
 
   it('works on a 390-pixel-wide phone: no sideways scrolling of the page, no serious accessibility violations', async () => {

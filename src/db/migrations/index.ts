@@ -7,6 +7,9 @@ import * as m0005retention from './0005_retention.js';
 import * as m0006logbookChain from './0006_logbook_chain.js';
 import * as m0007doorEventsKeys from './0007_door_events_keys.js';
 import * as m0008recordingExtra from './0008_recording_extra.js';
+import * as m0009logbookSpeed from './0009_logbook_speed.js';
+import * as m0010doorEventsSpeed from './0010_door_events_speed.js';
+import * as m0011recordingSpeed from './0011_recording_speed.js';
 
 /** All migrations, in order. Static imports so they work from `src/` (tests) and `dist/` alike. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +21,7 @@ export const migrations: Record<string, Migration> = {
   '0006_logbook_chain': m0006logbookChain,
   '0007_door_events_keys': m0007doorEventsKeys,
   '0008_recording_extra': m0008recordingExtra,
+  '0009_logbook_speed': m0009logbookSpeed,
+  '0010_door_events_speed': m0010doorEventsSpeed,
+  '0011_recording_speed': m0011recordingSpeed,
 };

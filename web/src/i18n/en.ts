@@ -565,6 +565,11 @@ export const en: Record<MessageKey, string> = {
   'incidents.closeNote': 'Note (optional)',
   'incidents.closeHint': 'When you close an incident, check whether the secured footage is still needed.',
   'incidents.closeSubmit': 'Handle and close',
+  'incidents.reopen': 'Reopen incident',
+  'incidents.reopenReason': 'Why is the incident reopened?',
+  'incidents.reopenHint':
+    'Footage and door data released when the incident was closed are secured again, as far as they still exist.',
+  'incidents.reopenSubmit': 'Reopen',
 
   'secure.title': 'Secure footage and door events',
   'secure.intro':

@@ -566,6 +566,11 @@ export const nl = {
   'incidents.closeNote': 'Toelichting (niet verplicht)',
   'incidents.closeHint': 'Sluit u een incident, controleer dan of de veiliggestelde beelden nog nodig zijn.',
   'incidents.closeSubmit': 'Afhandelen en sluiten',
+  'incidents.reopen': 'Incident heropenen',
+  'incidents.reopenReason': 'Waarom wordt het incident heropend?',
+  'incidents.reopenHint':
+    'Beelden en deurgegevens die bij het sluiten werden vrijgegeven, worden opnieuw veiliggesteld, voor zover ze nog bestaan.',
+  'incidents.reopenSubmit': 'Heropenen',
 
   'secure.title': 'Beelden en deurregistraties veiligstellen',
   'secure.intro':

@@ -311,6 +311,7 @@ function IncidentDetail({ id, onChange }: { id: string; onChange: () => void }) 
             <HoldTable holds={incident.holds} names={names} onChange={reload} />
           </section>
           {incident.status !== 'closed' && <CloseForm incident={incident} onDone={reload} />}
+          {incident.status === 'closed' && <ReopenForm incident={incident} onDone={reload} />}
         </>
       )}
     </>
@@ -436,6 +437,42 @@ function CloseForm({ incident, onDone }: { incident: Incident; onDone: () => voi
         </div>
         <p className="hint">{t('incidents.closeHint')}</p>
         <button disabled={action.busy}>{t('incidents.closeSubmit')}</button>
+      </form>
+      <ErrorMessage error={action.error} />
+    </section>
+  );
+}
+
+/** A closed incident can be reopened with a reason; what its close released is secured again. */
+function ReopenForm({ incident, onDone }: { incident: Incident; onDone: () => void }) {
+  const { t } = useI18n();
+  const action = useAction();
+  const [reason, setReason] = useState('');
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    void action.run(async () => {
+      await api('POST', `/incidents/${encodeURIComponent(incident.id)}/reopen`, { reason: reason.trim() });
+      setReason('');
+      onDone();
+    });
+  };
+  return (
+    <section aria-labelledby="reopen-title" className="panel">
+      <h2 id="reopen-title">{t('incidents.reopen')}</h2>
+      <form onSubmit={submit}>
+        <div className="field">
+          <label htmlFor="reopen-reason">{t('incidents.reopenReason')}</label>
+          <textarea
+            id="reopen-reason"
+            required
+            maxLength={2000}
+            rows={2}
+            value={reason}
+            onChange={(e) => setReason(e.target.value)}
+          />
+        </div>
+        <p className="hint">{t('incidents.reopenHint')}</p>
+        <button disabled={action.busy || !reason.trim()}>{t('incidents.reopenSubmit')}</button>
       </form>
       <ErrorMessage error={action.error} />
     </section>
