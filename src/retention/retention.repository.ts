@@ -55,6 +55,22 @@ export interface SegmentItem {
   endAt: number;
 }
 
+const segmentItem = (r: {
+  id: string;
+  camera_id: string;
+  file: string;
+  bytes: number | string;
+  start_at: number | string;
+  end_at: number | string;
+}): SegmentItem => ({
+  id: r.id,
+  cameraId: r.camera_id,
+  file: r.file,
+  bytes: Number(r.bytes),
+  startAt: Number(r.start_at),
+  endAt: Number(r.end_at),
+});
+
 /**
  * The start time `offset` rows into [from, before) in start order, or null when fewer rows
  * remain: the upper bound of the next batch. A read outside the write transaction.
@@ -95,14 +111,7 @@ export async function markSegments(
     })
     .returning(['id', 'camera_id', 'file', 'bytes', 'start_at', 'end_at'])
     .execute();
-  return rows.map((r) => ({
-    id: r.id,
-    cameraId: r.camera_id,
-    file: r.file,
-    bytes: Number(r.bytes),
-    startAt: Number(r.start_at),
-    endAt: Number(r.end_at),
-  }));
+  return rows.map(segmentItem);
 }
 
 /** The oldest unheld, unmarked segments of all cameras (disk pressure), at most `limit`. */
@@ -122,14 +131,7 @@ export async function oldestUnheldSegments(
     .orderBy('id')
     .limit(limit)
     .execute();
-  return rows.map((r) => ({
-    id: r.id,
-    cameraId: r.camera_id,
-    file: r.file,
-    bytes: Number(r.bytes),
-    startAt: Number(r.start_at),
-    endAt: Number(r.end_at),
-  }));
+  return rows.map(segmentItem);
 }
 
 /** Marks the given segments for erasure, unless marked already or held by `holds` (read under the lock). */
@@ -150,14 +152,7 @@ export async function markSegmentIds(
     })
     .returning(['id', 'camera_id', 'file', 'bytes', 'start_at', 'end_at'])
     .execute();
-  return rows.map((r) => ({
-    id: r.id,
-    cameraId: r.camera_id,
-    file: r.file,
-    bytes: Number(r.bytes),
-    startAt: Number(r.start_at),
-    endAt: Number(r.end_at),
-  }));
+  return rows.map(segmentItem);
 }
 
 const chunks = <T>(items: readonly T[], size: number): T[][] => {
@@ -188,14 +183,7 @@ export async function markedSegments(db: Executor, limit: number): Promise<Segme
     .where('erasing_at', 'is not', null)
     .limit(limit)
     .execute();
-  return rows.map((r) => ({
-    id: r.id,
-    cameraId: r.camera_id,
-    file: r.file,
-    bytes: Number(r.bytes),
-    startAt: Number(r.start_at),
-    endAt: Number(r.end_at),
-  }));
+  return rows.map(segmentItem);
 }
 
 /** The oldest unheld, unmarked segment starting before `before`, if any. */
@@ -267,7 +255,7 @@ const groupCount = (r: {
   to: Number(r.to),
 });
 
-/** Every segment starting before `before`, oldest first, for disk pressure across cameras. */
+/** The cameras that record (disk pressure stops them all when only held footage is left). */
 export async function activeCameraIds(db: Executor): Promise<string[]> {
   const rows = await db.selectFrom('cameras').select('id').where('status', '=', 'active').execute();
   return rows.map((r) => r.id);
