@@ -15,12 +15,26 @@
  * `sealCpuMs` is what reading and hashing every segment costs, measured afterwards with the
  * recorder's own sealFile, for the overhead without it.
  *
+ * Same work on both sides: the same arguments (segmentRecordingArgs plus the same segment
+ * list), the same stdio (stderr piped and drained, as the supervisor reads it), and the same
+ * starting state: the bare phase's files are flushed to disk inside its own machine-wide
+ * window (Protocam syncs every segment before indexing it, so its window already holds its
+ * writeback) and deleted before Protocam starts, so neither phase inherits the other's dirty
+ * pages or page cache.
+ *
+ * Gaps: the segment list of every run (bare and Protocam) gives each segment's stream times;
+ * a gap there is in the stream itself (e.g. the looped clip's timestamps). A gap in the index
+ * (`gaps`, > 0.5 s between one row's end and the next row's start) with none in the stream is
+ * the recorder's: a restart (`restarts`) or a moved anchor (`reanchors`, logged by the
+ * indexer with what decided it).
+ *
  * Default is a short run (8 cameras, 60 s). The target run, on a quiet machine:
  *   RECORDING_BENCH_CAMERAS=32 RECORDING_BENCH_SECONDS=600 npm run bench recording-cpu
- * (BENCH_CAMERAS / BENCH_SECONDS are read too.)
+ * (BENCH_CAMERAS / BENCH_SECONDS are read too.) On a shared machine, compare per process with
+ * RECORDING_BENCH_LAYOUT=side-by-side (see SIDE_BY_SIDE).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -31,22 +45,39 @@ import { fileLoopInputArgs, mediaProcessEnv, MediaTools } from '../src/media/ffm
 import { runStamp, segmentRecordingArgs } from '../src/media/segment-recorder.js';
 import { RecorderManager } from '../src/recording/recorder.manager.js';
 import { listSegments } from '../src/recording/recording.repository.js';
+import { parseSegmentList } from '../src/recording/recording.rules.js';
+import type { RecordingLogger } from '../src/recording/segment-indexer.js';
 import { sealFile } from '../src/recording/segment-files.js';
 import { recordingWorld } from '../test/recording-fixtures.js';
 
 const CAMERAS = Number(process.env.RECORDING_BENCH_CAMERAS ?? process.env.BENCH_CAMERAS ?? 8);
 const SECONDS = Number(process.env.RECORDING_BENCH_SECONDS ?? process.env.BENCH_SECONDS ?? 60);
 const SEGMENT_SECONDS = 10;
+/**
+ * `sequential` (default): bare ffmpeg, then Protocam, each with the machine to itself, so the
+ * machine-wide busy CPU of each phase can be compared. `side-by-side`: both at once (N cameras
+ * each), under the same load at the same time; per process only. On a shared machine the
+ * phases of a sequential run see different loads, and the ffmpeg processes of the two sides,
+ * which do the same work, then differ by up to 20% (bench/results, issue 4).
+ */
+const SIDE_BY_SIDE = process.env.RECORDING_BENCH_LAYOUT === 'side-by-side';
 const TICKS = 100; // USER_HZ on Linux
 
-/** utime + stime of a process in ms, from /proc (0 once it is gone). */
-function cpuMs(pid: number): number {
+/** utime and stime of a process in ms, from /proc (0 once it is gone). */
+function processCpu(pid: number): { userMs: number; systemMs: number } {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS;
+    return { userMs: (Number(fields[11]) * 1000) / TICKS, systemMs: (Number(fields[12]) * 1000) / TICKS };
   } catch {
-    return 0;
+    return { userMs: 0, systemMs: 0 };
   }
+}
+
+/** CPU of several processes: total, and the kernel's part (writes, page cache, timers of `-re`). */
+function childrenCpu(pids: readonly number[]): { totalMs: number; systemMs: number } {
+  const all = pids.map(processCpu);
+  const systemMs = all.reduce((sum, c) => sum + c.systemMs, 0);
+  return { totalMs: all.reduce((sum, c) => sum + c.userMs, 0) + systemMs, systemMs };
 }
 
 /** Busy CPU ms of the whole machine since boot (all cores; idle and iowait excluded), from /proc/stat. */
@@ -73,11 +104,94 @@ function makeClip(ffmpeg: string, file: string): Promise<void> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function bareFfmpeg(ffmpeg: string, clip: string, root: string): Promise<{ cpuMs: number; machineMs: number }> {
+const GAP_MS = 500;
+
+/** Gaps (> 0.5 s) between consecutive entries of every segment list (`*.csv`) under `directory`, in stream time. */
+function streamGaps(directory: string): { lists: number; segments: number; gaps: number; largestGapMs: number } {
+  let lists = 0;
+  let segments = 0;
+  let gaps = 0;
+  let largestGapMs = 0;
+  for (const name of readdirSync(directory).filter((n) => n.endsWith('.csv'))) {
+    lists += 1;
+    const { entries } = parseSegmentList(readFileSync(join(directory, name), 'utf8'));
+    segments += entries.length;
+    for (let i = 1; i < entries.length; i++) {
+      const gap = Math.round((entries[i]!.start - entries[i - 1]!.end) * 1000);
+      if (gap > GAP_MS) gaps += 1;
+      largestGapMs = Math.max(largestGapMs, gap);
+    }
+  }
+  return { lists, segments, gaps, largestGapMs };
+}
+
+function sumGaps(all: ReturnType<typeof streamGaps>[]) {
+  return {
+    segments: all.reduce((sum, g) => sum + g.segments, 0),
+    gaps: all.reduce((sum, g) => sum + g.gaps, 0),
+    largestGapMs: Math.max(0, ...all.map((g) => g.largestGapMs)),
+  };
+}
+
+/** Writes back every file under `directory` (fdatasync), so its writeback lands in the current window. */
+function flushFiles(directory: string): void {
+  for (const name of readdirSync(directory)) {
+    const fd = openSync(join(directory, name), 'r');
+    try {
+      fdatasyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** Counts the indexer's re-anchoring reports (and keeps the first few) besides logging warnings. */
+function countingLogger(): RecordingLogger & { reanchors: number; gapReanchors: number; samples: object[] } {
+  const pino = createLogger('warn');
+  const logger = {
+    reanchors: 0,
+    gapReanchors: 0,
+    samples: [] as object[],
+    info(object: object, message: string) {
+      if (message.startsWith('segment time line re-anchored')) logger.reanchors += 1;
+    },
+    warn(object: object, message: string) {
+      if (message.startsWith('segment time line re-anchored')) {
+        logger.reanchors += 1;
+        logger.gapReanchors += 1;
+        if (logger.samples.length < 5) logger.samples.push(object);
+        return;
+      }
+      pino.warn(object, message);
+    },
+    error(object: object, message: string) {
+      pino.error(object, message);
+    },
+  };
+  return logger;
+}
+
+interface BareRun {
+  children: ChildProcess[];
+  directories: string[];
+  machineBefore: number;
+}
+
+interface BareResult {
+  cpuMs: number;
+  systemMs: number;
+  /** Machine-wide busy CPU of the bare phase; only in the sequential layout. */
+  machineMs: number;
+  streamGaps: ReturnType<typeof sumGaps>;
+}
+
+function startBare(ffmpeg: string, clip: string, root: string): BareRun {
   const children: ChildProcess[] = [];
+  const directories: string[] = [];
   const machineBefore = machineBusyMs();
   for (let i = 0; i < CAMERAS; i++) {
     const directory = join(root, `bare-${i}`);
+    directories.push(directory);
     mkdirSync(directory, { recursive: true });
     const runStartedAt = Date.now();
     const args = segmentRecordingArgs({
@@ -88,13 +202,24 @@ async function bareFfmpeg(ffmpeg: string, clip: string, root: string): Promise<{
     });
     args.splice(args.lastIndexOf('-n'), 0, '-segment_list', join(directory, `${runStamp(runStartedAt)}.csv`));
     args.splice(args.lastIndexOf('-n'), 0, '-segment_list_type', 'csv');
-    children.push(spawn(ffmpeg, args, { env: mediaProcessEnv(), stdio: ['pipe', 'ignore', 'ignore'] }));
+    // The supervisor's stdio: stdin for `q`, stderr piped and read.
+    const child = spawn(ffmpeg, args, { env: mediaProcessEnv(), stdio: ['pipe', 'ignore', 'pipe'] });
+    child.stderr?.resume();
+    children.push(child);
   }
-  await sleep(SECONDS * 1000);
-  const total = children.reduce((sum, child) => sum + cpuMs(child.pid!), 0);
-  const machineMs = machineBusyMs() - machineBefore;
-  for (const child of children) child.kill('SIGKILL');
-  return { cpuMs: total, machineMs };
+  return { children, directories, machineBefore };
+}
+
+function finishBare(bare: BareRun): BareResult {
+  const cpu = childrenCpu(bare.children.map((child) => child.pid!));
+  for (const child of bare.children) child.kill('SIGKILL');
+  // Protocam's window holds the writeback of all it recorded (it syncs every segment); so does this one.
+  for (const directory of bare.directories) flushFiles(directory);
+  const machineMs = machineBusyMs() - bare.machineBefore;
+  const gaps = sumGaps(bare.directories.map(streamGaps));
+  // Protocam starts from the same state: no page cache or dirty pages of this phase left.
+  for (const directory of bare.directories) rmSync(directory, { recursive: true, force: true });
+  return { cpuMs: cpu.totalMs, systemMs: cpu.systemMs, machineMs, streamGaps: gaps };
 }
 
 export async function run(): Promise<Record<string, unknown>> {
@@ -107,34 +232,45 @@ export async function run(): Promise<Record<string, unknown>> {
   try {
     await migrateToLatest(db);
     const loadBeforeBare = loadavg();
-    const bare = await bareFfmpeg(media.ffmpegPath, clip, root);
+    let bare: BareResult | undefined;
+    if (!SIDE_BY_SIDE) {
+      const bareRun = startBare(media.ffmpegPath, clip, root);
+      await sleep(SECONDS * 1000);
+      bare = finishBare(bareRun);
+    }
 
     const world = await recordingWorld(db.kysely, systemClock);
     const cameras: string[] = [];
     for (let i = 0; i < CAMERAS; i++) cameras.push(await world.camera({ streamUrl: pathToFileURL(clip).toString() }));
+    const logger = countingLogger();
     const manager = new RecorderManager({
       db: db.kysely,
       clock: systemClock,
       audit: world.audit,
       registry: world.registry,
       media,
-      logger: createLogger('warn'),
+      logger,
       recordingsDir: join(root, 'recordings'),
       segmentSeconds: SEGMENT_SECONDS,
     });
     const loadBeforeProtocam = loadavg();
-    // Let the bare run's dirty pages reach the disk before measuring the machine again.
-    await sleep(10_000);
+    // A pause between the phases, for the machine to settle.
+    if (!SIDE_BY_SIDE) await sleep(10_000);
+    const bareAlongside = SIDE_BY_SIDE ? startBare(media.ffmpegPath, clip, root) : undefined;
     const nodeBefore = process.cpuUsage();
     const machineBefore = machineBusyMs();
     const startedAt = Date.now();
     await manager.start();
     await sleep(SECONDS * 1000);
-    const pids = manager.status().map((s) => s.pid!);
-    const childrenMs = pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
-    const machineMs = machineBusyMs() - machineBefore;
+    const statuses = manager.status();
+    const pids = statuses.map((s) => s.pid!);
+    const restarts = statuses.reduce((sum, s) => sum + s.starts - 1, 0);
+    const children = childrenCpu(pids);
+    const childrenMs = children.totalMs;
     const node = process.cpuUsage(nodeBefore);
     const nodeMs = (node.user + node.system) / 1000;
+    bare ??= finishBare(bareAlongside!);
+    const machineMs = machineBusyMs() - machineBefore;
     await manager.stop();
     const stoppedAt = Date.now();
 
@@ -160,6 +296,7 @@ export async function run(): Promise<Record<string, unknown>> {
       });
       for (const row of rows) everySegment.push(join(root, 'recordings', row.file));
     }
+    const protocamStreamGaps = sumGaps(cameras.map((id) => streamGaps(join(root, 'recordings', id))));
     // What reading and hashing every segment costs, the way the recorder does it (sealFile;
     // its fsync finds nothing left to write by now). Bare ffmpeg does no such thing.
     const sealBefore = process.cpuUsage();
@@ -176,18 +313,31 @@ export async function run(): Promise<Record<string, unknown>> {
       clipMbitPerSecond: +clipBitrate.toFixed(2),
       bareFfmpegCpuMs: Math.round(bare.cpuMs),
       protocamFfmpegCpuMs: Math.round(childrenMs),
+      ffmpegSystemCpuMs: { bare: Math.round(bare.systemMs), protocam: Math.round(children.systemMs) },
       protocamNodeCpuMs: Math.round(nodeMs),
+      protocamNodeCpuMsPerSegment: segments ? +(nodeMs / segments).toFixed(2) : null,
       sealCpuMs: Math.round(hashingMs),
+      sealCpuMsPerSegment: segments ? +(hashingMs / segments).toFixed(2) : null,
+      bareFfmpegCpuMsPerSegment: segments ? +(bare.cpuMs / segments).toFixed(2) : null,
       overheadPercent: percent(protocamMs, bare.cpuMs),
       overheadWithoutHashingPercent: percent(protocamMs - hashingMs, bare.cpuMs),
-      machineBusyMs: { bare: Math.round(bare.machineMs), protocam: Math.round(machineMs) },
-      machineOverheadPercent: percent(machineMs, bare.machineMs),
+      layout: SIDE_BY_SIDE ? 'side-by-side' : 'sequential',
+      // Side by side, one window holds both: no machine-wide split.
+      machineBusyMs: SIDE_BY_SIDE
+        ? { both: Math.round(machineMs) }
+        : { bare: Math.round(bare.machineMs), protocam: Math.round(machineMs) },
+      machineOverheadPercent: SIDE_BY_SIDE ? null : percent(machineMs, bare.machineMs),
       targetOverheadPercent: 10,
       segmentsIndexed: segments,
       expectedPerCamera,
       camerasShort: perCamera.filter((c) => c.missing > 0).length,
       missingSegments: perCamera.reduce((sum, c) => sum + c.missing, 0),
       gaps: perCamera.reduce((sum, c) => sum + c.gaps, 0),
+      restarts,
+      reanchors: logger.reanchors,
+      reanchorsWithGap: logger.gapReanchors,
+      reanchorSamples: logger.samples,
+      streamGaps: { bare: bare.streamGaps, protocam: protocamStreamGaps },
       perCamera,
       loadavg: { beforeBare: loadBeforeBare, beforeProtocam: loadBeforeProtocam, end: loadavg() },
     };

@@ -11,19 +11,23 @@
  * Sizes by environment for quick runs: BENCH_SWEEP_CAMERAS (64), BENCH_SWEEP_HOURS (24),
  * BENCH_SWEEP_EVENTS (10000000), BENCH_SWEEP_DIR (the OS temp dir).
  * Example: BENCH_SWEEP_HOURS=1 BENCH_SWEEP_EVENTS=500000 npm run bench sweep
- * PostgreSQL is not measured here: it needs the embedded server of the test setup.
+ * BENCH_SWEEP_DB=postgres runs the same sweep on a throwaway PostgreSQL (fsync on, as in
+ * production); ingest is then probed through the application's pool, which is other connections
+ * there, and the bare range-delete baseline is SQLite's only.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import SqliteDatabase from 'better-sqlite3';
+import pg from 'pg';
 import { startBackgroundCheckpoints } from '../src/db/checkpointer.js';
 import { migrateToLatest, openDatabase } from '../src/db/database.js';
 import { DAY, ManualClock, MINUTE } from '../src/lib/clock.js';
+import { withEmbeddedPostgres } from './postgres.js';
 import { loadPolicy, retentionMs } from '../src/policy/index.js';
 import { RetentionSweeper, storageDirs } from '../src/retention/sweeper.js';
 
@@ -33,6 +37,7 @@ const HOURS = env('BENCH_SWEEP_HOURS', 24);
 const EVENTS = env('BENCH_SWEEP_EVENTS', 10_000_000);
 const SEGMENT_MS = 10_000;
 const DOORS = 200;
+const POSTGRES = process.env.BENCH_SWEEP_DB === 'postgres';
 
 const seconds = (t: number) => +((performance.now() - t) / 1000).toFixed(2);
 const percentile = (sorted: number[], p: number) =>
@@ -123,7 +128,7 @@ function insertEvents(db: SqliteDatabase.Database, from: number, count: number, 
  * of files with the same concurrency, and SQLite deleting the same kind of door events by time
  * range in transactions of 20,000 rows with nothing else (no holds, no erasure records).
  */
-async function baselines(dir: string, path: string, from: number) {
+async function baselines(dir: string, path: string | null, from: number) {
   const files: string[] = [];
   const count = Math.min(20_000, CAMERAS * Math.floor((HOURS * 3_600_000) / SEGMENT_MS));
   const body = Buffer.alloc(188, 0x47);
@@ -142,6 +147,8 @@ async function baselines(dir: string, path: string, from: number) {
     }),
   );
   const unlinkPerSecond = Math.round(count / ((performance.now() - t) / 1000));
+  const fileSystemUnlink = { files: count, concurrency: 32, perSecond: unlinkPerSecond };
+  if (path === null) return { fileSystemUnlink };
 
   const events = Math.min(EVENTS, 1_000_000);
   const db = new SqliteDatabase(path);
@@ -169,7 +176,7 @@ async function baselines(dir: string, path: string, from: number) {
   await checkpoints.stop();
   db.close();
   return {
-    fileSystemUnlink: { files: count, concurrency: 32, perSecond: unlinkPerSecond },
+    fileSystemUnlink,
     sqliteRangeDelete: {
       events: deleted,
       rowsPerTransaction: 20_000,
@@ -177,6 +184,81 @@ async function baselines(dir: string, path: string, from: number) {
       longestMs: +longest.toFixed(1),
     },
   };
+}
+
+/** The same data as `fill`, written into PostgreSQL with generate_series; the files are the same. */
+async function fillPostgres(url: string, recordingsDir: string, from: number) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const now = from;
+    await client.query(`insert into organisations (id, name, created_at, updated_at) values ('org', 'Corp', $1, $1)`, [
+      now,
+    ]);
+    await client.query(
+      `insert into complexes (id, organisation_id, code, name, address, ownership, created_at, updated_at)
+       values ('cx', 'org', null, 'Complex', null, 'corporation', $1, $1)`,
+      [now],
+    );
+    await client.query(
+      `insert into buildings (id, complex_id, name, address, created_at, updated_at) values ('b', 'cx', 'B', null, $1, $1)`,
+      [now],
+    );
+    await client.query(
+      `insert into cameras (id, building_id, area_id, entrance_id, name, location, kind, goals, placement, stream_url_enc,
+         credentials_enc, connection_secured, hidden_suspicion, hidden_dpia_reference, hidden_end_date, status,
+         activated_at, activated_by, created_at, updated_at)
+       select 'cam-' || c, 'b', null, null, 'Camera ' || c, null, 'real', '[]', '{}', null, null, 1, null, null, null,
+         'active', $1, 'u', $1, $1
+       from generate_series(0, $2 - 1) c`,
+      [now, CAMERAS],
+    );
+    await client.query(
+      `insert into doors (id, building_id, entrance_id, name, code, location, created_at, updated_at)
+       select 'dr-' || lpad(d::text, 4, '0'), 'b', null, 'Door ' || d, 'D' || d, null, $1, $1
+       from generate_series(0, $2 - 1) d`,
+      [now, DOORS],
+    );
+    await client.query(
+      `insert into door_event_sources (id, name, kind, csv_mapping, door_scope, received, accepted, rejected, late,
+         duplicate, created_at, updated_at)
+       values ('src', 'src', 'http', null, '[]', 0, 0, 0, 0, 0, $1, $1)`,
+      [now],
+    );
+
+    let t = performance.now();
+    const perCamera = Math.floor((HOURS * 3_600_000) / SEGMENT_MS);
+    const body = Buffer.alloc(188, 0x47);
+    for (let c = 0; c < CAMERAS; c++) {
+      mkdirSync(join(recordingsDir, `cam-${c}`), { recursive: true });
+      for (let i = 0; i < perCamera; i++)
+        writeFileSync(join(recordingsDir, `cam-${c}/${from + i * SEGMENT_MS}.ts`), body);
+    }
+    await client.query(
+      `insert into segments (id, camera_id, file, start_at, end_at, bytes, sha256, created_at, erasing_at)
+       select 's-' || c || '-' || i, 'cam-' || c, 'cam-' || c || '/' || ($1::bigint + i * $2::bigint) || '.ts',
+         $1::bigint + i * $2::bigint, $1::bigint + (i + 1) * $2::bigint, 188, '', $1::bigint + (i + 1) * $2::bigint, null
+       from generate_series(0, $3 - 1) i, generate_series(0, $4 - 1) c`,
+      [from, SEGMENT_MS, perCamera, CAMERAS],
+    );
+    execFileSync('sync');
+    const segmentSeconds = seconds(t);
+
+    t = performance.now();
+    const step = (HOURS * 3_600_000) / EVENTS;
+    await client.query(
+      `insert into door_events (source_id, source_event_id, occurred_at, received_at, door_id, tag_code, result, raw_payload)
+       select 'src', 'ev-' || x, $1::bigint + floor(x * $2::float8)::bigint, $1::bigint + floor(x * $2::float8)::bigint + 2000,
+         'dr-' || lpad(floor(random() * $4)::int::text, 4, '0'), 'TAG-' || lpad(floor(random() * 5000)::int::text, 5, '0'),
+         'granted', format('{"sourceEventId":"ev-%s","door":"DR","tag":"TAG","result":"granted"}', x)
+       from generate_series(0, $3 - 1) x`,
+      [from, step, EVENTS, DOORS],
+    );
+    await client.query('analyze');
+    return { segments: perCamera * CAMERAS, segmentFillSeconds: segmentSeconds, eventFillSeconds: seconds(t) };
+  } finally {
+    await client.end();
+  }
 }
 
 /** A second connection inserting one door event every 5 ms, as ingest would, timing each insert. */
@@ -213,133 +295,154 @@ tick();
 export async function run(): Promise<Record<string, unknown>> {
   // BENCH_SWEEP_DIR puts the data elsewhere (e.g. /dev/shm) to separate the file system's cost.
   const dir = mkdtempSync(join(process.env.BENCH_SWEEP_DIR ?? tmpdir(), 'protocam-bench-sweep-'));
-  const path = join(dir, 'bench.db');
-  const { recordingsDir, exportsDir } = storageDirs(dir);
   try {
-    const db = openDatabase(`sqlite:${path}`);
-    await migrateToLatest(db);
-    await db.close();
-    const policy = loadPolicy('maaswonen-2024').policy;
-    const retention = retentionMs(policy, 'footage')!;
-    // The day that became due while the sweeper was down: it started retention + 1 day ago.
-    const now = Date.parse('2026-03-02T10:00:00Z');
-    const from = now - retention - DAY;
-    const filled = fill(path, recordingsDir, from);
-
-    const app = openDatabase(`sqlite:${path}`);
-    const clock = new ManualClock(now);
-    const sweeper = new RetentionSweeper({
-      db: app.kysely,
-      clock,
-      policy: () => policy,
-      recordingsDir,
-      exportsDir,
-      intervalMs: MINUTE,
-      threshold: { minFreeBytes: 0, minFreePercent: 0 },
-    });
-    const worker = new Worker(INGEST_WORKER, {
-      eval: true,
-      workerData: { path, now, driver: createRequire(import.meta.url).resolve('better-sqlite3') },
-    });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    let peakRss = process.memoryUsage().rss;
-    const sampler = setInterval(() => {
-      peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    }, 50);
-    // Ingest in the server shares the sweeper's connection (one per process, queries queue in
-    // order): one door event every 5 ms through it, timed from request to commit.
-    const sameConnection: number[] = [];
-    let probing = true;
-    let probeCount = 0;
-    const probe = async () => {
-      while (probing) {
-        const started = performance.now();
-        await app.kysely
-          .insertInto('door_events')
-          .values({
-            source_id: 'src',
-            source_event_id: `same-${probeCount++}`,
-            occurred_at: now,
-            received_at: now,
-            door_id: 'dr-0002',
-            tag_code: 'TAG-2',
-            result: 'granted',
-            raw_payload: '{}',
-          })
-          .execute();
-        sameConnection.push(performance.now() - started);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    };
-    const probing$ = probe();
-    const t = performance.now();
-    const result = await sweeper.sweep();
-    const sweepSeconds = seconds(t);
-    probing = false;
-    await probing$;
-    clearInterval(sampler);
-    const { latencies, busy } = await new Promise<{ latencies: number[]; busy: number }>((resolve) => {
-      worker.once('message', resolve);
-      worker.postMessage('stop');
-    });
-    await worker.terminate();
-    await app.close();
-    const bare = await baselines(dir, path, from);
-    const sorted = [...latencies].sort((a, b) => a - b);
-    const sortedSame = [...sameConnection].sort((a, b) => a - b);
-    const footage = result.categories.find((c) => c.category === 'footage')!;
-    const events = result.categories.find((c) => c.category === 'door-events')!;
-    return {
-      sizes: { cameras: CAMERAS, hours: HOURS, segments: filled.segments, events: EVENTS },
-      fill: filled,
-      loadavgBefore: loadavg(),
-      sweep: {
-        seconds: sweepSeconds,
-        segmentsErased: footage.erased,
-        segmentSeconds: footage.ms / 1000,
-        segmentsPerSecond: Math.round(footage.erased / (footage.ms / 1000)),
-        eventsErased: events.erased,
-        eventSeconds: events.ms / 1000,
-        eventsPerSecond: Math.round(events.erased / (events.ms / 1000)),
-        writeTransactions: result.transactions,
-        longestWriteTransactionMs: +result.longestTransactionMs.toFixed(1),
-        alarms: result.alarmsRaised,
-      },
-      memory: {
-        peakRssDuringSweepMiB: Math.round(peakRss / 2 ** 20),
-        maxRssProcessMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-      },
-      ingestSameConnectionDuringSweep: {
-        note: 'as in the server: ingest and the scheduled sweeper share the connection',
-        inserts: sameConnection.length,
-        p50Ms: percentile(sortedSame, 50),
-        p95Ms: percentile(sortedSame, 95),
-        p99Ms: percentile(sortedSame, 99),
-        maxMs: percentile(sortedSame, 100),
-      },
-      ingestDuringSweep: {
-        note: 'another connection (as the server while `protocam sweep` runs in another process); SQLite write locks are not fair',
-        inserts: latencies.length,
-        failedBusy: busy,
-        p50Ms: percentile(sorted, 50),
-        p95Ms: percentile(sorted, 95),
-        p99Ms: percentile(sorted, 99),
-        maxMs: percentile(sorted, 100),
-      },
-      limitsOfThisMachine: bare,
-      targets: {
-        longestWriteTransactionMs: 50,
-        segmentsPerSecond: 20_000,
-        eventsPerSecond: 500_000,
-        met: {
-          writeLock: result.longestTransactionMs <= 50,
-          segments: footage.erased / (footage.ms / 1000) >= 20_000,
-          events: events.erased / (events.ms / 1000) >= 500_000,
-        },
-      },
-      loadavgAfter: loadavg(),
-    };
+    if (!POSTGRES) return await sweepRun(dir, null);
+    chmodSync(dir, 0o777); // initdb runs as an unprivileged user when the bench runs as root
+    return await withEmbeddedPostgres(dir, (url) => sweepRun(dir, url));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Fills, sweeps and measures; `postgresUrl` null means the embedded default, a SQLite file in `dir`. */
+async function sweepRun(dir: string, postgresUrl: string | null): Promise<Record<string, unknown>> {
+  const path = join(dir, 'bench.db');
+  const url = postgresUrl ?? `sqlite:${path}`;
+  const { recordingsDir, exportsDir } = storageDirs(dir);
+  const db = openDatabase(url);
+  await migrateToLatest(db);
+  await db.close();
+  const policy = loadPolicy('maaswonen-2024').policy;
+  const retention = retentionMs(policy, 'footage')!;
+  // The day that became due while the sweeper was down: it started retention + 1 day ago.
+  const now = Date.parse('2026-03-02T10:00:00Z');
+  const from = now - retention - DAY;
+  const filled = postgresUrl ? await fillPostgres(postgresUrl, recordingsDir, from) : fill(path, recordingsDir, from);
+
+  const app = openDatabase(url);
+  const clock = new ManualClock(now);
+  const sweeper = new RetentionSweeper({
+    db: app.kysely,
+    clock,
+    policy: () => policy,
+    recordingsDir,
+    exportsDir,
+    intervalMs: MINUTE,
+    threshold: { minFreeBytes: 0, minFreePercent: 0 },
+  });
+  // SQLite only: PostgreSQL's probe below already goes through other connections (the pool).
+  const worker = postgresUrl
+    ? null
+    : new Worker(INGEST_WORKER, {
+        eval: true,
+        workerData: { path, now, driver: createRequire(import.meta.url).resolve('better-sqlite3') },
+      });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  let peakRss = process.memoryUsage().rss;
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }, 50);
+  // Ingest in the server shares the sweeper's connection (one per process, queries queue in
+  // order): one door event every 5 ms through it, timed from request to commit.
+  const sameConnection: number[] = [];
+  let probing = true;
+  let probeCount = 0;
+  const probe = async () => {
+    while (probing) {
+      const started = performance.now();
+      await app.kysely
+        .insertInto('door_events')
+        .values({
+          source_id: 'src',
+          source_event_id: `same-${probeCount++}`,
+          occurred_at: now,
+          received_at: now,
+          door_id: 'dr-0002',
+          tag_code: 'TAG-2',
+          result: 'granted',
+          raw_payload: '{}',
+        })
+        .execute();
+      sameConnection.push(performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+  const probing$ = probe();
+  const t = performance.now();
+  const result = await sweeper.sweep();
+  const sweepSeconds = seconds(t);
+  probing = false;
+  await probing$;
+  clearInterval(sampler);
+  const { latencies, busy } = worker
+    ? await new Promise<{ latencies: number[]; busy: number }>((resolve) => {
+        worker.once('message', resolve);
+        worker.postMessage('stop');
+      })
+    : { latencies: [], busy: 0 };
+  await worker?.terminate();
+  await app.close();
+  const bare = await baselines(dir, postgresUrl ? null : path, from);
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const sortedSame = [...sameConnection].sort((a, b) => a - b);
+  const footage = result.categories.find((c) => c.category === 'footage')!;
+  const events = result.categories.find((c) => c.category === 'door-events')!;
+  return {
+    database: postgresUrl ? 'postgres' : 'sqlite',
+    sizes: { cameras: CAMERAS, hours: HOURS, segments: filled.segments, events: EVENTS },
+    fill: filled,
+    loadavgBefore: loadavg(),
+    sweep: {
+      seconds: sweepSeconds,
+      segmentsErased: footage.erased,
+      segmentSeconds: footage.ms / 1000,
+      segmentsPerSecond: Math.round(footage.erased / (footage.ms / 1000)),
+      eventsErased: events.erased,
+      eventSeconds: events.ms / 1000,
+      eventsPerSecond: Math.round(events.erased / (events.ms / 1000)),
+      writeTransactions: result.transactions,
+      longestWriteTransactionMs: +result.longestTransactionMs.toFixed(1),
+      longestWriteTransactionMsByCategory: Object.fromEntries(
+        result.categories.map((c) => [c.category, c.longestTransactionMs]),
+      ),
+      alarms: result.alarmsRaised,
+    },
+    memory: {
+      peakRssDuringSweepMiB: Math.round(peakRss / 2 ** 20),
+      maxRssProcessMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    },
+    ingestSameConnectionDuringSweep: {
+      note: postgresUrl
+        ? "through the application's pool, as in the server: other connections than the sweeper's transaction"
+        : 'as in the server: ingest and the scheduled sweeper share the connection',
+      inserts: sameConnection.length,
+      p50Ms: percentile(sortedSame, 50),
+      p95Ms: percentile(sortedSame, 95),
+      p99Ms: percentile(sortedSame, 99),
+      maxMs: percentile(sortedSame, 100),
+    },
+    ingestDuringSweep: worker
+      ? {
+          note: 'another connection (as the server while `protocam sweep` runs in another process); SQLite write locks are not fair',
+          inserts: latencies.length,
+          failedBusy: busy,
+          p50Ms: percentile(sorted, 50),
+          p95Ms: percentile(sorted, 95),
+          p99Ms: percentile(sorted, 99),
+          maxMs: percentile(sorted, 100),
+        }
+      : null,
+    limitsOfThisMachine: bare,
+    targets: {
+      longestWriteTransactionMs: 50,
+      segmentsPerSecond: 20_000,
+      eventsPerSecond: 500_000,
+      met: {
+        writeLock: result.longestTransactionMs <= 50,
+        segments: footage.erased / (footage.ms / 1000) >= 20_000,
+        events: events.erased / (events.ms / 1000) >= 500_000,
+      },
+    },
+    loadavgAfter: loadavg(),
+  };
 }

@@ -186,15 +186,20 @@ export async function readLogbookPage(db: Executor, fromSeq: number, limit: numb
   return db.selectFrom('logbook_records').selectAll().where('seq', '>=', fromSeq).orderBy('seq').limit(limit).execute();
 }
 
-/** One page of the hashed columns only, in chain order (SQLite walk: the other columns derive from body). */
+/**
+ * SQLite: one page of the chain columns in chain order, with the hashed bytes exactly as stored
+ * (prev_hash, "\n", body): the walk hashes the same bytes as the range check
+ * (src/audit/chain.repository.ts), also for a body edited to bytes that are not UTF-8, which a
+ * JS string would not carry. The other columns derive from body.
+ */
 export async function readLogbookChainPage(
   db: Executor,
   fromSeq: number,
   limit: number,
-): Promise<{ seq: number; prev_hash: string; body: string; hash: string }[]> {
+): Promise<{ seq: number; prev_hash: string; hashed: Uint8Array; hash: string }[]> {
   return db
     .selectFrom('logbook_records')
-    .select(['seq', 'prev_hash', 'body', 'hash'])
+    .select(['seq', 'prev_hash', 'hash', sql<Uint8Array>`CAST(prev_hash || char(10) || body AS BLOB)`.as('hashed')])
     .where('seq', '>=', fromSeq)
     .orderBy('seq')
     .limit(limit)

@@ -122,6 +122,11 @@ export function logbookRecordHash(prevHash: string, body: string): string {
   return sha256Once('sha256', `${prevHash}\n${body}`, 'hex');
 }
 
+/** `logbookRecordHash` of the bytes prevHash, "\n", body as stored (UTF-8), read as one blob. */
+export function logbookStoredBytesHash(hashed: Uint8Array): string {
+  return sha256Once('sha256', hashed, 'hex');
+}
+
 /** Same value as `chainHash(prevHash, logbookHashBody(r))`, several times faster. */
 export function fastLogbookHash(prevHash: string, r: LogbookFields): string {
   return logbookRecordHash(prevHash, encodeLogbookBody(r));

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, DIALECTS } from '../../test/db.js';
@@ -31,7 +32,8 @@ const record = (i: number, now: number): LogbookInsert => ({
   roles: '["huismeester"]',
   purpose: 'incident-assessment',
   category: 'footage',
-  reason: `Bulk record ${i} — "quoted" \\ and ünïcode,\ttab and \u0001 control`,
+  // Non-ASCII (2-, 3- and 4-byte UTF-8) and escaped characters: every verify path hashes the UTF-8 bytes.
+  reason: `Bulk record ${i} — "quoted" \\ and ünïcode 中文 😀,\ttab and \u0001 control`,
   scope: '{"cameraIds":["c-1"]}',
   window_from: now - HOUR,
   window_to: now,
@@ -204,10 +206,11 @@ describe.each(DIALECTS)('logbook on %s', (dialect) => {
   describe('tampering by direct SQL is detected and the record named (both strategies agree)', () => {
     /**
      * Each case: a fresh chain of 20 records with a signed head, a committed change by direct
-     * SQL (as someone with database access would make it), then verify three times: in 3 ranges
-     * at once (worker threads on SQLite, server-side SHA-256 on PostgreSQL), in 7 small ranges
-     * handed out to 2 workers as they come free, and walked record by record in Node. All must
-     * name the same record.
+     * SQL (as someone with database access would make it), then verify four times: in 3 ranges
+     * at once (on SQLite this thread and worker threads, on PostgreSQL server-side SHA-256), in
+     * 7 small ranges handed out as threads come free, the same with worker threads only (this
+     * thread would otherwise check short chains itself before a worker is up), and walked record
+     * by record in Node. All must name the same record.
      */
     async function tampered(change: (t: Kysely<Database>) => Promise<unknown>) {
       const tdb = await createTestDb(dialect);
@@ -222,9 +225,16 @@ describe.each(DIALECTS)('logbook on %s', (dialect) => {
           ranges: 2,
           rangeSize: 3,
         });
+        const workers = await verifyLogbook(tdb.kysely, s.deps.verifyKey, {
+          strategy: 'ranges',
+          ranges: 2,
+          rangeSize: 3,
+          callingThread: false,
+        });
         const walked = await verifyLogbook(tdb.kysely, s.deps.verifyKey, { strategy: 'walk' });
         expect(ranges).toEqual(walked);
         expect(pooled).toEqual(walked);
+        expect(workers).toEqual(walked);
         return walked;
       } finally {
         await tdb.close();
@@ -293,6 +303,44 @@ describe.each(DIALECTS)('logbook on %s', (dialect) => {
       );
       expect(r).toMatchObject({ ok: false, problem: { seq: 8, message: expect.stringContaining('does not link') } });
     });
+    it('a prev_hash one character short and a hash one longer, keeping their joined text (range blobs are cut by length)', async () => {
+      // Joined, the two columns still read "previous hash, this hash": a reader that cut the
+      // records out of one blob at fixed places would find every link and hash right.
+      const r = await tampered((t) =>
+        sql`update logbook_records set prev_hash = substr(prev_hash, 2), hash = hash || substr(prev_hash, 1, 1)
+            where seq = 8`.execute(t),
+      );
+      expect(r).toMatchObject({ ok: false, problem: { seq: 8, message: expect.stringContaining('does not link') } });
+    });
+    // SQLite only: a column's value can be a blob there (PostgreSQL text columns hold text).
+    if (dialect === 'sqlite') {
+      it('the stored hash turned into a blob of the same bytes', async () => {
+        const r = await tampered((t) =>
+          sql`update logbook_records set hash = cast(hash as blob) where seq = 8`.execute(t),
+        );
+        expect(r).toMatchObject({ ok: false, problem: { seq: 8, message: expect.stringContaining('altered') } });
+      });
+      it('a prev_hash turned into a blob of the same bytes', async () => {
+        const r = await tampered((t) =>
+          sql`update logbook_records set prev_hash = cast(prev_hash as blob) where seq = 8`.execute(t),
+        );
+        expect(r).toMatchObject({ ok: false, problem: { seq: 8, message: expect.stringContaining('does not link') } });
+      });
+      it('a body edited to bytes that are not UTF-8 and re-hashed over those bytes: every path hashes the stored bytes', async () => {
+        const r = await tampered(async (t) => {
+          await sql`update logbook_records set body = cast(replace(body, 'Bulk record 6 ', 'Bulk record 6 ' || cast(x'ff' as text)) as text)
+                    where seq = 7`.execute(t);
+          const { rows } = await sql<{
+            hashed: Uint8Array;
+          }>`select cast(prev_hash || char(10) || body as blob) as hashed
+                    from logbook_records where seq = 7`.execute(t);
+          await sql`update logbook_records set hash = ${createHash('sha256').update(rows[0]!.hashed).digest('hex')}
+                    where seq = 7`.execute(t);
+        });
+        // Record 7 is consistent in itself; record 8 still links to its old hash.
+        expect(r).toMatchObject({ ok: false, problem: { seq: 8, message: expect.stringContaining('does not link') } });
+      });
+    }
     // PostgreSQL only: on SQLite the body must stay valid JSON (its generated columns are indexed).
     if (dialect === 'postgres')
       it('move text across the prev_hash / body boundary (the hashed text is read as one string)', async () => {

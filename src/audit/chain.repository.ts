@@ -3,8 +3,9 @@
  * body, hash) with hash = SHA-256(prev_hash + "\n" + body) (src/audit/chain.ts chainTextHash).
  * The chain is cut into seq ranges that are checked at the same time, each on its own:
  *
- * - SQLite: a pool of worker threads (one per core), each with its own read-only connection to
- *   the database file, reading the hashed text in rowid (= seq) order and hashing it in Node;
+ * - SQLite: the calling thread and worker threads (one thread per core in all), each with its
+ *   own read-only connection to the database file, reading a range's stored bytes as one blob
+ *   in rowid (= seq) order and hashing each record in Node;
  * - PostgreSQL: one query per range on pooled connections (as many at once as cores); the
  *   server computes pg_catalog.sha256 and compares each prev_hash with the hash before it (lag()).
  *
@@ -16,9 +17,12 @@
  * removal, insertion or reordering made through SQL, but not a superuser who replaces built-in
  * functions; verifying with strategy 'walk' recomputes every hash in Node instead.
  */
+import { hash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { runInThisContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
+import SqliteDatabase from 'better-sqlite3';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { isPostgres } from '../db/database.js';
 import type { Database } from '../db/schema.js';
@@ -76,12 +80,22 @@ export async function canScanRanges(db: Executor): Promise<boolean> {
   return !db.isTransaction && (await sqliteFile(db)) !== null;
 }
 
+export interface ScanOptions {
+  /** Ranges checked at once: threads on SQLite (the calling one included), connections on PostgreSQL. */
+  concurrency?: number;
+  /**
+   * SQLite: the calling thread checks ranges too (default), from the start, while the workers
+   * start up. false: only worker threads check (tests use it to make the workers do the work).
+   */
+  callingThread?: boolean;
+}
+
 /**
- * Checks `ranges` (in seq order) with at most `concurrency` at once: worker threads on SQLite,
- * pooled connections on PostgreSQL. Ranges are handed out in order as workers come free, so a
- * worker slowed down by other load simply takes fewer. After a range that is not clean no
- * later range is started: the result holds every range up to the first unclean one (and any
- * that were already under way), in seq order.
+ * Checks `ranges` (in seq order) with at most `concurrency` at once: on SQLite the calling
+ * thread and worker threads, on PostgreSQL pooled connections. Ranges are handed out in order
+ * as threads come free, so a thread slowed down by other load simply takes fewer. After a range
+ * that is not clean no later range is started: the result holds every range up to the first
+ * unclean one (and any that were already under way), in seq order.
  *
  * `pgRowCheck`: on PostgreSQL, a condition every row must also meet (the logbook passes "the
  * plain columns say what the body says"); SQLite tables generate their columns from the body.
@@ -91,8 +105,9 @@ export async function scanRanges(
   table: ChainTable,
   ranges: SeqRange[],
   pgRowCheck: RawBuilder<unknown> = sql`true`,
-  concurrency = defaultConcurrency(),
+  options: ScanOptions = {},
 ): Promise<RangeSummary[]> {
+  const concurrency = Math.max(1, options.concurrency ?? defaultConcurrency());
   if (isPostgres(db)) {
     // Inside a transaction there is one connection: the ranges queue up on it.
     return inPool(ranges, db.isTransaction ? 1 : concurrency, (range) =>
@@ -101,7 +116,7 @@ export async function scanRanges(
   }
   const file = await sqliteFile(db);
   if (!file || db.isTransaction) throw new Error('SQLite ranges need a database file and no open transaction');
-  return scanSqliteRanges(file, table, ranges, concurrency);
+  return scanSqliteRanges(file, table, ranges, concurrency, options.callingThread ?? true);
 }
 
 /** Runs `check` over `ranges` with at most `size` at once; stops starting new ones after an unclean range. */
@@ -157,104 +172,206 @@ async function scanPostgresRange(
 const require = createRequire(import.meta.url);
 
 /**
- * The worker's code, plain CommonJS so the same text runs from src/ (tests, tsx) and dist/.
- * A worker opens its own read-only connection and checks each range it is sent, replying with
- * its summary; `null` closes it. Per record it reads two strings, the hashed text
- * (prev_hash, "\n", body, built by SQLite) and the stored hash, and makes one SHA-256 call:
- * a profile of the earlier version (four columns, the text joined in JavaScript, a row
- * iterator) showed per-row reading and allocation costing more than the hashing itself.
+ * The SQLite range check, as CommonJS source text: the same text runs in the worker threads
+ * (from src/ under tests and tsx, and from dist/) and on the calling thread, so there is one
+ * implementation. Evaluated, it is a function of (better-sqlite3's Database, crypto.hash) that
+ * opens a read-only connection and returns { scan(from, to), close() }.
+ *
+ * One statement per range hands the whole range over as ONE blob: per record the stored hash,
+ * then the hashed bytes (prev_hash, "\n", body) exactly as stored, plus the body lengths as a
+ * second column. A profile of the row-by-row version (a JS string per column per row, then
+ * UTF-8 encoded again for hashing) spent half its time in reading rows and building strings
+ * and a quarter in SHA-256 (issue 3). Now each record costs one SHA-256 call on a view of the
+ * blob, and the digest is compared with the stored hash byte by byte; no strings but the hex
+ * digest.
+ * - The blob is cut by lengths, never by searching: every record is 64 + 64 + 1 + its body
+ *   length. A prev_hash or hash that is not 64 bytes long leaves its record out (CASE yields
+ *   NULL, which group_concat skips), and then the total length cannot add up: unclean, never
+ *   parsed differently from how it was hashed. So does one stored as a blob: the walk compares
+ *   those columns as strings, and every strategy must name the same record.
+ * - The hashed bytes are the stored bytes, as in the walk (src/access/logbook.service.ts), so a
+ *   body that is not valid UTF-8 is judged the same by both.
  * - seq is INTEGER PRIMARY KEY (the rowid): `seq BETWEEN a AND b` is a range scan in seq order,
- *   and b - a + 1 rows mean every seq in between is present, once.
- * - A prev_hash that is not 64 characters long yields NULL (unclean), so the text cannot be
- *   split differently from how it was hashed; each text must start with the hash before it.
+ *   and b - a + 1 rows mean every seq in between is present, once. Both aggregates see the rows
+ *   in that order; a record out of place would not link to the one before it anyway.
+ * - For a record written by the application those are the UTF-8 bytes Node hashed for the
+ *   string when it was written (the database must be UTF-8, which is SQLite's default).
  * - The file is memory-mapped (mmap_size): pages are read without a system call each.
+ */
+const SQLITE_RANGE_SCANNER = `(function (Database, hash) {
+  'use strict';
+  return function openRangeScanner(file, table) {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    db.pragma('mmap_size = 4294967296');
+    if (db.pragma('encoding', { simple: true }) !== 'UTF-8') {
+      db.close();
+      throw new Error('chain ranges need a UTF-8 database');
+    }
+    const statement = db
+      .prepare(
+        'SELECT count(*), group_concat(octet_length(body)), CAST(group_concat(CASE WHEN typeof(prev_hash) = ' +
+          "'text' AND typeof(hash) = 'text' AND octet_length(prev_hash) = 64 AND octet_length(hash) = 64 " +
+          "THEN hash || prev_hash || char(10) || body END, '') AS BLOB) FROM " + table + ' WHERE seq BETWEEN ? AND ?',
+      )
+      .raw();
+    function scan(from, to) {
+      const unclean = { from: from, to: to, clean: false, firstPrev: null, lastHash: null };
+      const row = statement.get(from, to);
+      const count = row[0], lengths = row[1], blob = row[2];
+      if (count !== to - from + 1 || typeof lengths !== 'string' || !Buffer.isBuffer(blob)) return unclean;
+      const bytes = blob.buffer, base = blob.byteOffset, size = blob.length, digits = lengths.length;
+      let at = 0, next = 0, before = -1, digest = '';
+      for (let k = 0; k < count; k++) {
+        let length = 0, start = next;
+        for (; next < digits; next++) {
+          const c = lengths.charCodeAt(next);
+          if (c === 44) break;
+          if (c < 48 || c > 57) return unclean;
+          length = length * 10 + c - 48;
+        }
+        if (next === start) return unclean;
+        next += 1;
+        // Record k: its stored hash at [at, at + 64), the hashed bytes at [text, end).
+        const text = at + 64, end = text + 65 + length;
+        if (end > size) return unclean;
+        if (before >= 0) for (let i = 0; i < 64; i++) if (blob[text + i] !== blob[before + i]) return unclean;
+        digest = hash('sha256', new Uint8Array(bytes, base + text, end - text), 'hex');
+        for (let i = 0; i < 64; i++) if (digest.charCodeAt(i) !== blob[at + i]) return unclean;
+        before = at;
+        at = end;
+      }
+      if (at !== size || next < digits) return unclean;
+      return { from: from, to: to, clean: true, firstPrev: blob.toString('utf8', 64, 128), lastHash: digest };
+    }
+    return { scan: scan, close: () => db.close() };
+  };
+})`;
+
+interface RangeScanner {
+  scan(from: number, to: number): RangeSummary;
+  close(): void;
+}
+
+/** The range check on this thread, compiled once from the same text the workers run. */
+let openHere: ((file: string, table: ChainTable) => RangeScanner) | null = null;
+function openRangeScanner(file: string, table: ChainTable): RangeScanner {
+  openHere ??= (
+    runInThisContext(SQLITE_RANGE_SCANNER, { filename: 'chain-range-scanner.js' }) as (
+      database: unknown,
+      digest: typeof hash,
+    ) => (file: string, table: ChainTable) => RangeScanner
+  )(SqliteDatabase, hash);
+  return openHere(file, table);
+}
+
+/**
+ * A worker claims the next unclaimed range from a counter shared with every other thread
+ * (Atomics), checks it and posts its summary, until no range is left or some thread found an
+ * unclean range; then it closes its connection and exits. Claiming without asking the calling
+ * thread keeps a worker busy while that thread is busy checking a range itself.
  */
 const SQLITE_RANGE_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { hash } = require('node:crypto');
-const Database = require(workerData.driver);
-const db = new Database(workerData.file, { readonly: true, fileMustExist: true });
-db.pragma('mmap_size = 4294967296');
-const page = db
-  .prepare('SELECT CASE WHEN length(prev_hash) = 64 THEN prev_hash || char(10) || body END, hash FROM ' + workerData.table + ' WHERE seq BETWEEN ? AND ? ORDER BY seq')
-  .raw();
-const PAGE = 2000;
-function scan(from, to) {
-  let firstPrev = null, lastHash = null;
-  for (let start = from; start <= to; start += PAGE) {
-    const end = Math.min(to, start + PAGE - 1);
-    const rows = page.all(start, end);
-    if (rows.length !== end - start + 1) return { clean: false, firstPrev, lastHash: null };
-    for (let i = 0; i < rows.length; i++) {
-      const text = rows[i][0], stored = rows[i][1];
-      if (typeof text !== 'string') return { clean: false, firstPrev, lastHash: null };
-      if (lastHash === null) firstPrev = text.slice(0, 64);
-      else if (!text.startsWith(lastHash)) return { clean: false, firstPrev, lastHash: null };
-      if (hash('sha256', text, 'hex') !== stored) return { clean: false, firstPrev, lastHash: null };
-      lastHash = stored;
-    }
+const scanner = ${SQLITE_RANGE_SCANNER}(require(workerData.driver), require('node:crypto').hash)(workerData.file, workerData.table);
+const claims = new Int32Array(workerData.claims);
+const ranges = workerData.ranges;
+try {
+  while (Atomics.load(claims, 1) === 0) {
+    const i = Atomics.add(claims, 0, 1);
+    if (i >= ranges.length) break;
+    const summary = scanner.scan(ranges[i].from, ranges[i].to);
+    if (!summary.clean) Atomics.store(claims, 1, 1);
+    parentPort.postMessage(summary);
   }
-  return { clean: true, firstPrev, lastHash };
+} finally {
+  scanner.close();
 }
-parentPort.on('message', (range) => {
-  if (range === null) {
-    db.close();
-    parentPort.close();
-    return;
-  }
-  parentPort.postMessage({ from: range.from, to: range.to, ...scan(range.from, range.to) });
-});
 `;
 
-/** A pool of workers, each checking the next range when it is done with the last. */
+/**
+ * Checks the ranges on `threads` threads: the calling thread (when `callingThread`) and worker
+ * threads. A worker takes some 50 ms to start (a fresh isolate loading better-sqlite3), about
+ * the time one thread needs for 20,000 records, so the calling thread does not wait for them:
+ * it checks ranges from the next turn of the event loop on, and workers join in as they come
+ * up. Between two of its ranges the calling thread yields to the event loop (a range is about
+ * 10 ms at the logbook's range size). When every range is done, workers still starting are
+ * stopped. Should a worker exit without a summary it claimed, the result lacks that range and
+ * the caller walks from there.
+ */
 function scanSqliteRanges(
   file: string,
   table: ChainTable,
   ranges: SeqRange[],
-  concurrency: number,
+  threads: number,
+  callingThread: boolean,
 ): Promise<RangeSummary[]> {
-  return new Promise((resolve, reject) => {
-    const out: RangeSummary[] = [];
-    const workers: Worker[] = [];
-    let next = 0;
-    let busy = 0;
+  if (ranges.length === 0) return Promise.resolve([]);
+  // [0]: the next range to claim; [1]: set once a range is unclean (claim no more).
+  const claims = new Int32Array(new SharedArrayBuffer(8));
+  const claimed = () => Math.min(Atomics.load(claims, 0), ranges.length);
+  const out: RangeSummary[] = [];
+  const workers = new Set<Worker>();
+  let hereDone = !callingThread;
+  return new Promise<RangeSummary[]>((resolve, reject) => {
     let settled = false;
     const settle = (error?: unknown) => {
       if (settled) return;
       settled = true;
-      for (const worker of workers) {
-        if (error) void worker.terminate();
-        else worker.postMessage(null);
-      }
+      for (const worker of workers) void worker.terminate();
       if (error) reject(error instanceof Error ? error : new Error('chain range worker failed', { cause: error }));
       else resolve(out.sort((a, b) => a.from - b.from));
     };
-    const feed = (worker: Worker) => {
-      if (next < ranges.length) {
-        busy += 1;
-        worker.postMessage(ranges[next++]);
-      } else if (busy === 0) settle();
+    // Done when every claimed range has its summary and nothing is left to claim (or need not be).
+    const maybeDone = () => {
+      const nothingLeft = Atomics.load(claims, 1) !== 0 || claimed() === ranges.length;
+      if (hereDone && nothingLeft && out.length >= claimed()) settle();
+      else if (hereDone && workers.size === 0) settle();
     };
-    const count = Math.max(1, Math.min(concurrency, ranges.length));
-    for (let i = 0; i < count; i++) {
+    const wanted = callingThread
+      ? Math.min(threads - 1, ranges.length - 1)
+      : Math.max(1, Math.min(threads, ranges.length));
+    for (let i = 0; i < wanted; i++) {
       const worker = new Worker(SQLITE_RANGE_WORKER, {
         eval: true,
-        workerData: { driver: require.resolve('better-sqlite3'), file, table },
+        workerData: { driver: require.resolve('better-sqlite3'), file, table, ranges, claims: claims.buffer },
       });
-      workers.push(worker);
+      workers.add(worker);
       worker.on('message', (summary: RangeSummary) => {
-        busy -= 1;
         out.push(summary);
-        // Nothing after an unclean range is needed: the caller walks from there.
-        if (!summary.clean) next = ranges.length;
-        feed(worker);
+        maybeDone();
       });
       worker.once('error', settle);
       worker.once('exit', (code) => {
-        if (!settled) settle(new Error(`chain range worker exited with code ${code}`));
+        workers.delete(worker);
+        if (code !== 0) settle(new Error(`chain range worker exited with code ${code}`));
+        else maybeDone();
       });
-      feed(worker);
     }
-    if (ranges.length === 0) settle();
+    if (!callingThread) return;
+    // From the next turn of the event loop: the caller may have other work to do first.
+    const here = async () => {
+      await new Promise((next) => setImmediate(next));
+      const scanner = openRangeScanner(file, table);
+      try {
+        while (!settled && Atomics.load(claims, 1) === 0) {
+          const i = Atomics.add(claims, 0, 1);
+          if (i >= ranges.length) break;
+          const summary = scanner.scan(ranges[i]!.from, ranges[i]!.to);
+          out.push(summary);
+          if (!summary.clean) Atomics.store(claims, 1, 1);
+          // Let worker messages (and anything else on this thread) in between two ranges.
+          await new Promise((next) => setImmediate(next));
+        }
+      } finally {
+        scanner.close();
+      }
+    };
+    here().then(
+      () => {
+        hereDone = true;
+        maybeDone();
+      },
+      (error: unknown) => settle(error),
+    );
   });
 }

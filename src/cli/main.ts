@@ -1,3 +1,5 @@
+// First: sizes libuv's thread pool before anything uses it.
+import '../lib/thread-pool.js';
 import { realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';

@@ -83,3 +83,19 @@ export async function migrateToLatest(db: Db): Promise<MigrationResultSet> {
 export function isPostgres(db: Kysely<Database>): boolean {
   return db.getExecutor().adapter instanceof PostgresAdapter;
 }
+
+/** PostgreSQL: serialization failure, deadlock victim, lock not available (lock_timeout). */
+const POSTGRES_BUSY = new Set(['40001', '40P01', '55P03']);
+
+/**
+ * Whether a database error means "could not get a lock in time" rather than a fault: SQLite's
+ * BUSY/LOCKED (another connection, e.g. `protocam sweep` in its own process, held the write lock
+ * past busy_timeout) or PostgreSQL's lock and serialization failures. The transaction was rolled
+ * back, so nothing was written and the same request can succeed when it is retried.
+ */
+export function isDatabaseBusy(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string') return false;
+  return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED') || POSTGRES_BUSY.has(code);
+}

@@ -120,6 +120,17 @@ describe('door-event HTTP routes', () => {
     });
   });
 
+  it('judges a record with an unpaired surrogate itself: the rest of the batch is not refused for it', async () => {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/door-events/batch',
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      payload: JSON.stringify([event('s1'), event('s2', { tag: 'TAG-\ud800' })]),
+    });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({ received: 2, rejected: [] });
+  });
+
   it('refuses a missing, malformed, unknown or revoked key with 401', async () => {
     const missing = await batch(null, [event('x1')]);
     expect([missing.statusCode, missing.json().error.code]).toEqual([401, 'api-key-missing']);

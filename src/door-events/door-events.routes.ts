@@ -106,6 +106,7 @@ export function doorEventRoutes(service: DoorEventService, options: DoorEventRou
         '/door-events/batch',
         {
           bodyLimit: batchBodyLimit,
+          config: { acceptsIllFormedText: true },
           schema: {
             tags: ['door-events'],
             security: [{ apiKey: [] }],

@@ -68,6 +68,22 @@ describe('HTTP edge', () => {
     expect(big.json().error.code).toBe('body-too-large');
   });
 
+  it('refuses text with an unpaired surrogate before any route sees it (it has no UTF-8 form to store and hash)', async () => {
+    for (const name of ['a\ud800b', 'x\udc00', '\udfff\ud800']) {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/api/echo',
+        headers: { 'content-type': 'application/json' },
+        payload: `{"name": ${JSON.stringify(name)}}`,
+      });
+      expect(response.statusCode).toBe(400);
+      expect(response.json().error).toMatchObject({ code: 'text-not-well-formed', details: { field: 'body.name' } });
+    }
+    // A proper pair (an emoji) is text like any other.
+    const emoji = await app.inject({ method: 'POST', url: '/api/echo', payload: { name: 'ok \u{1F600}' } });
+    expect(emoji.json()).toEqual({ name: 'ok \u{1F600}' });
+  });
+
   it('maps domain refusals to 422 with their code', async () => {
     const response = await app.inject('/api/refuse');
     expect(response.statusCode).toBe(422);

@@ -9,9 +9,21 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { invalid } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import type { Principal } from './principal.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The route keeps what it receives apart from the hash chains and judges each record itself
+     * (door-event batches: one odd record must not refuse the batch), so the edge does not check
+     * its text for unpaired surrogates.
+     */
+    acceptsIllFormedText?: boolean;
+  }
+}
 
 export interface AppOptions {
   logger: Logger;
@@ -62,6 +74,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     transform: jsonSchemaTransform,
   });
 
+  // Before any schema sees the body: text with an unpaired UTF-16 surrogate (JSON can carry one
+  // as "\ud800") has no UTF-8 form, so a database would store something else than was hashed
+  // into the logbook and audit chains, and verify would report tampering that never happened.
+  app.addHook('preValidation', async (request) => {
+    if (request.routeOptions.config.acceptsIllFormedText) return;
+    const path = illFormedTextAt(request.body, 'body');
+    if (path !== null)
+      throw invalid('text-not-well-formed', `${path}: text contains an unpaired UTF-16 surrogate`, { field: path });
+  });
+
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
     request.principal = await options.authenticate(request);
@@ -88,4 +110,27 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   );
   if (options.web) await app.register(options.web);
   return app;
+}
+
+/** An unpaired surrogate: a high one not followed by a low one, or a low one without a high one before it. */
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Where in a parsed JSON value a string (or key) is not well-formed UTF-16, as `body.a.0.b`; null when none is. */
+export function illFormedTextAt(value: unknown, path: string): string | null {
+  if (typeof value === 'string') return UNPAIRED_SURROGATE.test(value) ? path : null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = illFormedTextAt(value[i], `${path}.${i}`);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      if (UNPAIRED_SURROGATE.test(key)) return `${path}.${key}`;
+      const found = illFormedTextAt(item, `${path}.${key}`);
+      if (found !== null) return found;
+    }
+  }
+  return null;
 }

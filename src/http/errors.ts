@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
+import { isDatabaseBusy } from '../db/database.js';
 import { isDomainError, type ErrorKind } from '../lib/errors.js';
 
 /** The one place where domain errors become HTTP: `{"error": {"code", "message", "details"?}}`. */
@@ -51,6 +52,14 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
   if (status !== undefined && status >= 400 && status < 500) {
     const code = FASTIFY_CODES[fastifyError.code] ?? 'bad-request';
     return reply.status(status).send({ error: { code, message: fastifyError.message } });
+  }
+  if (isDatabaseBusy(error)) {
+    // Rolled back, nothing written: a client (a door controller, a browser) retries after a second.
+    request.log.warn({ err: error }, 'database busy');
+    return reply
+      .status(503)
+      .header('retry-after', '1')
+      .send({ error: { code: 'database-busy', message: 'The database is busy; try again in a moment' } });
   }
   // Database and programming errors never reach a client with their details.
   request.log.error({ err: error }, 'unhandled error');

@@ -4,11 +4,11 @@
  * effects with a deadline, time-dependent rules are driven by moving the clock.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Db } from '../db/database.js';
 import { DAY, HOUR } from '../lib/clock.js';
 import { MediaTools } from '../media/ffmpeg.js';
@@ -181,6 +181,33 @@ describe('the recorder (SQLite)', () => {
     const count = (await rowsOf(r, cameraId)).length;
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect((await rowsOf(r, cameraId)).length).toBe(count);
+    await expectIndexConsistent(r, cameraId);
+  }, 30_000);
+
+  it('a changed stream address restarts the camera at the next sync; an unchanged one is not decrypted again', async () => {
+    const r = await rig('sqlite', 1);
+    const cameraId = await r.world.camera({ streamUrl: fileUrl(clip) });
+    await r.manager.start();
+    await waitFor(async () => (await rowsOf(r, cameraId)).length >= 1, 15_000, 'recording');
+    const first = r.manager.status()[0]!;
+    // Calls through to the real registry; only counts.
+    const decrypts = vi.spyOn(r.world.registry, 'decryptStream');
+    await r.manager.sync();
+    expect(decrypts).not.toHaveBeenCalled();
+    expect(r.manager.status()).toEqual([first]);
+    const other = join(mkdtempSync(join(tmpdir(), 'protocam-rec-other-')), 'other.ts');
+    copyFileSync(clip, other);
+    await r.world.registry.updateCamera({ id: 'u-admin', label: 'beheerder' }, cameraId, { streamUrl: fileUrl(other) });
+    await r.manager.sync();
+    expect(decrypts).toHaveBeenCalledTimes(1);
+    const second = r.manager.status()[0]!;
+    expect(second.run).not.toBe(first.run);
+    await waitFor(
+      async () => (await rowsOf(r, cameraId)).some((row) => row.file.includes(second.run!)),
+      15_000,
+      'recording from the new address',
+    );
+    await r.manager.stop();
     await expectIndexConsistent(r, cameraId);
   }, 30_000);
 

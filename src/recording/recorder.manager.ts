@@ -36,7 +36,16 @@ import {
   type HealthRecord,
   type RecorderCamera,
 } from './recording.repository.js';
-import { healthChanged, isStalled, mayRecord, nextHealth, stallAfterMs, type HealthEvent } from './recording.rules.js';
+import {
+  DEFAULT_REANCHOR_TOLERANCE_MS,
+  healthChanged,
+  healthWriteDue,
+  isStalled,
+  mayRecord,
+  nextHealth,
+  stallAfterMs,
+  type HealthEvent,
+} from './recording.rules.js';
 import { RunIndexer, type RecordingLogger } from './segment-indexer.js';
 import { cameraDirectory, removeFile, RUN_LIST, runListPath } from './segment-files.js';
 
@@ -103,17 +112,22 @@ class CameraRecorder {
   /** Set when the stall detector ended the process: its exit reports the stall, not the signal. */
   stallReport: string | undefined;
   health: HealthRecord | null;
+  /** What the health table holds for this camera (progress-only changes are written late). */
+  healthWritten: HealthRecord | null;
 
   constructor(
     readonly cameraId: string,
     readonly directory: string,
     readonly source: RecorderSource,
+    /** The registry's streamVersion that `source` was decrypted from. */
+    public streamVersion: string,
     public hiddenEndDate: number | null,
     health: HealthRecord | null,
     create: (recorder: CameraRecorder) => SupervisedProcess,
     now: number,
   ) {
     this.health = health;
+    this.healthWritten = health;
     this.lastProgress = now;
     this.process = create(this);
   }
@@ -259,6 +273,12 @@ export class RecorderManager {
   }
 
   private async syncCamera(camera: RecorderCamera): Promise<void> {
+    const running = this.recorders.get(camera.id);
+    if (running && !running.stopping && running.streamVersion === camera.streamVersion) {
+      // Nothing about the stream was written since it started: no need to decrypt it again.
+      running.hiddenEndDate = camera.kind === 'hidden' ? camera.hiddenEndDate : null;
+      return;
+    }
     let stream: StreamSecrets;
     try {
       stream = await this.deps.registry.decryptStream(camera.id);
@@ -277,6 +297,7 @@ export class RecorderManager {
     }
     if (existing) {
       existing.hiddenEndDate = camera.kind === 'hidden' ? camera.hiddenEndDate : null;
+      existing.streamVersion = camera.streamVersion;
       if (existing.source.fingerprint === source.fingerprint) return;
       await this.stopCamera(camera.id, 'stream address changed');
     }
@@ -294,6 +315,7 @@ export class RecorderManager {
       camera.id,
       directory,
       source,
+      camera.streamVersion,
       camera.kind === 'hidden' ? camera.hiddenEndDate : null,
       health,
       (r) => this.createProcess(r),
@@ -334,7 +356,14 @@ export class RecorderManager {
     const runStartedAt = Math.max(this.deps.clock.now(), previous + 1);
     this.lastRunStart.set(recorder.cameraId, runStartedAt);
     const run = runStamp(runStartedAt);
-    recorder.runs.set(run, new RunIndexer(this.deps, recorder.cameraId, run, { live: true, anchor: runStartedAt }));
+    // A close is seen at the first poll after it, up to a poll interval late: only lateness
+    // beyond that says the anchor is off. With a tolerance below the interval, every close seen
+    // late moved the anchor forward and left a false gap of 2-2.5 s in the index.
+    const reanchorToleranceMs = DEFAULT_REANCHOR_TOLERANCE_MS + this.options.pollIntervalMs;
+    recorder.runs.set(
+      run,
+      new RunIndexer(this.deps, recorder.cameraId, run, { live: true, anchor: runStartedAt, reanchorToleranceMs }),
+    );
     recorder.currentRun = run;
     recorder.lastProgress = this.options.monotonic();
     const inputArgs = sourceInputArgs(recorder.source, this.ffmpegMajor, this.options.rtspTimeoutSeconds);
@@ -478,6 +507,10 @@ export class RecorderManager {
         'camera health changed',
       );
     }
+    if (recorder) {
+      if (!healthWriteDue(recorder.healthWritten, next)) return;
+      recorder.healthWritten = next;
+    }
     // Writes of one camera are chained, so that the table ends with the newest state.
     const write = (this.healthWrites.get(cameraId) ?? Promise.resolve()).then(() =>
       upsertHealth(this.deps.db, next).catch((error: unknown) => {
@@ -491,7 +524,9 @@ export class RecorderManager {
 
   /** Health rows of the cameras this recorder runs (current, in memory). */
   async health(): Promise<HealthRecord[]> {
-    return listHealth(this.deps.db, [...this.recorders.keys()]);
+    const rows = await listHealth(this.deps.db, [...this.recorders.keys()]);
+    // The table may lag by a progress write (healthWriteDue); memory has the newest.
+    return rows.map((row) => this.recorders.get(row.cameraId)?.health ?? row);
   }
 
   private scrub(recorder: CameraRecorder, text: string): string {

@@ -286,6 +286,11 @@ export interface RecorderCamera {
   buildingId: string;
   complexId: string;
   complexName: string;
+  /**
+   * Changes whenever the stream address or credentials are written (their sealed values,
+   * never decrypted here): the recorder decrypts a running camera's stream again only then.
+   */
+  streamVersion: string;
 }
 
 /**
@@ -309,6 +314,8 @@ export async function listRecorderCameras(
       'cameras.building_id as building_id',
       'complexes.id as complex_id',
       'complexes.name as complex_name',
+      'cameras.stream_url_enc as stream_url_enc',
+      'cameras.credentials_enc as credentials_enc',
     ]);
   if (filter.activeOnly) query = query.where('cameras.status', '=', 'active');
   if (filter.complexId) query = query.where('complexes.id', '=', filter.complexId);
@@ -324,6 +331,7 @@ export async function listRecorderCameras(
     buildingId: r.building_id,
     complexId: r.complex_id,
     complexName: r.complex_name,
+    streamVersion: `${r.stream_url_enc ?? ''}|${r.credentials_enc ?? ''}`,
   }));
 }
 

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { HealthRecord } from './recording.repository.js';
 import {
+  DEFAULT_REANCHOR_TOLERANCE_MS,
   evaluateRecordingCheck,
   healthChanged,
+  HEALTH_PROGRESS_WRITE_MS,
+  healthWriteDue,
   isStalled,
   mayRecord,
   nextHealth,
@@ -68,6 +71,18 @@ describe('placeSegment', () => {
     expect([placed.startAt, placed.endAt]).toEqual([anchor + 108_000, anchor + 110_000]);
   });
 
+  it('a close seen late by polling moves nothing when the tolerance covers the poll interval (issue 4 gaps)', () => {
+    // The recorder polls every 2.5 s; a segment ending at +20 s is seen at +22.4 s. With the
+    // bare 2 s tolerance this moved the anchor forward and left a 2.4 s false gap in the index.
+    const timeline = { anchor, lastEnd: anchor + 10_000 };
+    const entry = { start: 10, end: 20 };
+    const bare = placeSegment(timeline, entry, anchor + 22_400);
+    expect(bare.startAt - timeline.lastEnd).toBe(2_400);
+    const polled = placeSegment(timeline, entry, anchor + 22_400, DEFAULT_REANCHOR_TOLERANCE_MS + 2_500);
+    expect([polled.startAt, polled.endAt]).toEqual([anchor + 10_000, anchor + 20_000]);
+    expect(polled.timeline.anchor).toBe(anchor);
+  });
+
   it('without a seen time (read later, reconciliation) keeps the anchor; never overlaps the previous segment', () => {
     const placed = placeSegment({ anchor, lastEnd: anchor + 2_500 }, { start: 2, end: 4 }, null);
     expect([placed.startAt, placed.endAt]).toEqual([anchor + 2_500, anchor + 4_000]);
@@ -79,6 +94,33 @@ describe('placeSegment', () => {
       endAt: anchor + 4_800,
     });
     expect(placeTruncatedSegment({ anchor, lastEnd: null }, 1.25).endAt).toBe(anchor + 1_250);
+  });
+});
+
+describe('healthWriteDue', () => {
+  const written: HealthRecord = {
+    cameraId: 'c1',
+    state: 'recording',
+    since: NOW - 3_600_000,
+    lastSegmentAt: NOW - 10_000,
+    lastError: null,
+    restarts: 0,
+    updatedAt: NOW - 10_000,
+  };
+
+  it('writes a first row and every change of state, since, error or restarts at once', () => {
+    expect(healthWriteDue(null, written)).toBe(true);
+    expect(healthWriteDue(written, { ...written, updatedAt: NOW })).toBe(false);
+    expect(healthWriteDue(written, { ...written, state: 'reconnecting', since: NOW, updatedAt: NOW })).toBe(true);
+    expect(healthWriteDue(written, { ...written, lastError: 'Stalled', updatedAt: NOW })).toBe(true);
+    expect(healthWriteDue(written, { ...written, restarts: 1, updatedAt: NOW })).toBe(true);
+  });
+
+  it('writes a newer last segment only once the written row is a progress interval old', () => {
+    const progress = { ...written, lastSegmentAt: NOW, updatedAt: NOW };
+    expect(healthWriteDue(written, progress)).toBe(false);
+    const later = { ...written, lastSegmentAt: NOW + 50_000, updatedAt: written.updatedAt + HEALTH_PROGRESS_WRITE_MS };
+    expect(healthWriteDue(written, later)).toBe(true);
   });
 });
 

@@ -198,6 +198,30 @@ export function healthChanged(a: HealthRecord | null, b: HealthRecord): boolean 
   );
 }
 
+/**
+ * How often a recording camera's row is rewritten just to move `lastSegmentAt` on. Every
+ * other change (state, since, error, restarts) is written at once; the maintenance check
+ * reads the segment index itself, so only the health view's "last segment" lags, by at most
+ * this much (issue 4: a write per segment was a good part of the recorder's own CPU).
+ */
+export const HEALTH_PROGRESS_WRITE_MS = 60_000;
+
+/** True when `next` must be written, given what the table holds (`written`, null if nothing). */
+export function healthWriteDue(
+  written: HealthRecord | null,
+  next: HealthRecord,
+  progressWriteMs = HEALTH_PROGRESS_WRITE_MS,
+): boolean {
+  if (!written) return true;
+  if (!healthChanged(written, next)) return false;
+  const progressOnly =
+    written.state === next.state &&
+    written.since === next.since &&
+    written.lastError === next.lastError &&
+    written.restarts === next.restarts;
+  return !progressOnly || next.updatedAt - written.updatedAt >= progressWriteMs;
+}
+
 // --- maintenance check (W 6.6, M 2.2, W 2.3) -------------------------------------------------
 
 export interface CheckOutcome {

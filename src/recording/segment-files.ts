@@ -56,33 +56,66 @@ export interface SealedFile {
   sha256: string;
 }
 
-/** Read buffers for sealing, reused: a fresh large buffer per file costs page faults and zeroing in the kernel. */
-const SEAL_BUFFER_BYTES = 1024 * 1024;
-const sealBuffers: Buffer[] = [];
-/** Cameras seal concurrently; more than this many idle buffers are left to the garbage collector. */
-const MAX_IDLE_SEAL_BUFFERS = 4;
+/**
+ * Read buffers for sealing: a few, grown to the largest segment seen and reused. Every camera
+ * closes a segment at about the same time, and a fresh multi-megabyte buffer per file costs
+ * page faults and, worse, full garbage collections (V8 counts external memory). Hashing runs
+ * on the main thread anyway, so two buffers keep one file hashing while the next is read;
+ * further seals wait for a buffer (a few ms each), their fdatasync does not.
+ */
+const SEAL_BUFFERS = 2;
+const SEAL_BUFFER_MIN_BYTES = 1024 * 1024;
+const idleSealBuffers: Buffer[] = [];
+let sealBuffersOut = 0;
+const sealBufferWaiters: (() => void)[] = [];
+
+async function takeSealBuffer(bytes: number): Promise<Buffer> {
+  while (idleSealBuffers.length === 0 && sealBuffersOut >= SEAL_BUFFERS) {
+    await new Promise<void>((resolve) => sealBufferWaiters.push(resolve));
+  }
+  sealBuffersOut += 1;
+  const buffer = idleSealBuffers.pop();
+  if (buffer && buffer.length >= bytes) return buffer;
+  // Room to grow: segments of one camera vary in size with the scene.
+  return Buffer.allocUnsafeSlow(Math.max(SEAL_BUFFER_MIN_BYTES, Math.ceil(bytes * 1.25)));
+}
+
+function returnSealBuffer(buffer: Buffer): void {
+  sealBuffersOut -= 1;
+  idleSealBuffers.push(buffer);
+  sealBufferWaiters.shift()?.();
+}
 
 /**
- * Reads a closed file once to hash it and fsyncs it, so the row written afterwards never
+ * Reads a closed file once to hash it and syncs it, so the row written afterwards never
  * points at bytes that a power cut could still take back. The file was just written, so the
- * read comes from the page cache; SHA-256 itself is most of the cost (see bench/recording-cpu).
+ * read comes from the page cache. The file is closed (it no longer grows), so it is read in
+ * one call of its size and hashed in one update; fdatasync on the open descriptor flushes the
+ * data and the size, not the times, which nobody needs back after a crash. SHA-256 itself is
+ * most of the cost (see bench/recording-cpu).
  */
 export async function sealFile(path: string): Promise<SealedFile> {
   const handle = await open(path, constants.O_RDONLY);
-  const buffer = sealBuffers.pop() ?? Buffer.allocUnsafeSlow(SEAL_BUFFER_BYTES);
   try {
+    const { size } = await handle.stat();
     const hash = createHash('sha256');
     let bytes = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, bytes);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-      bytes += bytesRead;
+    const buffer = await takeSealBuffer(size + 1);
+    try {
+      // Normally one read. Reads on to the end, in case the file is longer than stat said.
+      for (;;) {
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, bytes);
+        if (bytesRead === 0) break;
+        hash.update(buffer.subarray(0, bytesRead));
+        bytes += bytesRead;
+        if (bytesRead < buffer.length && bytes >= size) break;
+      }
+    } finally {
+      returnSealBuffer(buffer);
     }
-    await handle.sync();
+    await handle.datasync();
     return { bytes, sha256: hash.digest('hex') };
   } finally {
-    if (sealBuffers.length < MAX_IDLE_SEAL_BUFFERS) sealBuffers.push(buffer);
     await handle.close();
   }
 }

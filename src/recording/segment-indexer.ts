@@ -19,6 +19,7 @@ import {
   parseSegmentList,
   placeSegment,
   placeTruncatedSegment,
+  type PlacedSegment,
   type RunTimeline,
   type SegmentListEntry,
 } from './recording.rules.js';
@@ -151,12 +152,9 @@ export class RunIndexer {
       if (this.handled.has(entry.name)) continue;
       this.handled.add(entry.name);
       await this.startAfterEarlierRuns();
-      const placed = placeSegment(
-        this.timeline,
-        entry,
-        this.options.live ? entry.seenAt : null,
-        this.options.reanchorToleranceMs,
-      );
+      const seenAt = this.options.live ? entry.seenAt : null;
+      const placed = placeSegment(this.timeline, entry, seenAt, this.options.reanchorToleranceMs);
+      this.reportReanchor(entry, seenAt, placed);
       const outcome = await this.indexFile(entry.name, placed.startAt, placed.endAt);
       if (typeof outcome === 'object' || outcome === 'exists') this.timeline = placed.timeline;
       if (typeof outcome === 'object') result.indexed.push(outcome);
@@ -170,6 +168,29 @@ export class RunIndexer {
     }
     if (synced) await fsyncDirectory(this.directory);
     return result;
+  }
+
+  /**
+   * A moved anchor is the only way segments of one run get apart or overlap (the segment list
+   * is contiguous by construction), so it is logged with what decided it: a gap in the index
+   * is then either this (camera clock, clock step, a close seen late) or a restart.
+   */
+  private reportReanchor(entry: PendingEntry, seenAt: number | null, placed: PlacedSegment): void {
+    const shiftMs = placed.timeline.anchor - this.timeline.anchor;
+    if (shiftMs === 0) return;
+    const gapMs = this.timeline.lastEnd === null ? 0 : placed.startAt - this.timeline.lastEnd;
+    const details = {
+      cameraId: this.cameraId,
+      file: entry.name,
+      streamStart: entry.start,
+      streamEnd: entry.end,
+      seenAt,
+      computedEndAt: this.timeline.anchor + Math.round(entry.end * 1000),
+      shiftMs,
+      gapMs,
+    };
+    if (gapMs > 0) this.deps.logger.warn(details, 'segment time line re-anchored: gap before segment');
+    else this.deps.logger.info(details, 'segment time line re-anchored');
   }
 
   private async readList(): Promise<void> {

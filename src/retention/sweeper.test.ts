@@ -18,6 +18,7 @@ import { HOUR, MINUTE, ManualClock } from '../lib/clock.js';
 import { loadPolicy, retentionMs, type Policy } from '../policy/index.js';
 import { proposedPolicy } from './retention.service.js';
 import type { RetentionSweeper } from './sweeper.js';
+import { nodeFileStore } from './storage.js';
 import type { HoldService } from '../holds/holds.service.js';
 import type { IncidentService } from '../incidents/incidents.service.js';
 
@@ -256,6 +257,40 @@ describe.each(DIALECTS)('retention sweeper (%s)', (dialect) => {
       expect(await sweeper.reconcile()).toEqual({ segments: 1, exports: 0 });
       expect(await segmentIds(db.kysely)).toEqual(new Set([kept]));
       expect(filesOnDisk(recordingsDir).size).toBe(1);
+    });
+
+    it('a file that will not go fails the sweep; the next sweep finishes what was marked (M 6.6)', async () => {
+      const start = clock.now();
+      for (let i = 0; i < 20; i++)
+        await addSegment(db.kysely, recordingsDir, seed.cameraIds[i % 2]!, start + i * 10_000);
+      let refusals = 1;
+      const flaky = retentionServices(db.kysely, clock, () => policy, {
+        recordingsDir,
+        exportsDir: join(recordingsDir, '..', 'exports'),
+        intervalMs: INTERVAL,
+        threshold: { minFreeBytes: 0, minFreePercent: 0 },
+        // Batches of 2-7 segments: the failure lands while the next batch is being marked.
+        batch: { segments: { min: 2, max: 7 }, events: { min: 2, max: 7 } },
+        files: {
+          async removeFile(root, file) {
+            if (file.includes(`/${start + 50_000}-`) && refusals-- > 0)
+              throw Object.assign(new Error('EBUSY: resource busy'), { code: 'EBUSY' });
+            await nodeFileStore.removeFile(root, file);
+          },
+          removeDirectory: (root, directory) => nodeFileStore.removeDirectory(root, directory),
+        },
+      }).sweeper;
+      clock.set(start + preset.footage + 300_000);
+      await expect(flaky.sweep()).rejects.toThrow(/EBUSY/);
+      // The refused file's batch stays marked; every row not marked still has its file.
+      const rows = await db.kysely.selectFrom('segments').select(['file', 'erasing_at']).execute();
+      expect(rows.some((r) => r.erasing_at !== null)).toBe(true);
+      const files = filesOnDisk(recordingsDir);
+      for (const r of rows.filter((r) => r.erasing_at === null)) expect(files.has(r.file)).toBe(true);
+
+      await flaky.sweep();
+      expect(await segmentIds(db.kysely)).toEqual(new Set());
+      expect(filesOnDisk(recordingsDir).size).toBe(0);
     });
 
     it('dry run names what would go and why, and what holds keep; erases nothing', async () => {

@@ -57,6 +57,8 @@ export interface CategoryResult {
   bytes: number;
   /** Wall time spent on this category, ms. */
   ms: number;
+  /** Longest write transaction of this category, ms (0 when it wrote nothing). */
+  longestTransactionMs: number;
   skipped?: string;
 }
 
@@ -154,6 +156,7 @@ export class RetentionSweeper {
   private segmentBatch: number;
   private eventBatch: number;
   private longest = 0;
+  private categoryLongest = 0;
   private transactions = 0;
 
   constructor(private readonly deps: SweeperDeps) {
@@ -179,12 +182,20 @@ export class RetentionSweeper {
     return this.running;
   }
 
-  /** A write transaction, timed: the sweeper's promise is that none holds the lock > 50 ms. */
+  /**
+   * A write transaction, timed from its BEGIN to its end: the sweeper's promise is that none
+   * holds the lock > 50 ms. Waiting for the connection (ingest's queries queued first) is not
+   * holding it, so that wait is not counted.
+   */
   private async timed<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<{ value: T; ms: number }> {
-    const started = performance.now();
-    const value = await this.deps.db.transaction().execute(fn);
-    const ms = performance.now() - started;
+    let began = 0;
+    const value = await this.deps.db.transaction().execute((trx) => {
+      began = performance.now();
+      return fn(trx);
+    });
+    const ms = performance.now() - began;
     this.longest = Math.max(this.longest, ms);
+    this.categoryLongest = Math.max(this.categoryLongest, ms);
     this.transactions += 1;
     return { value, ms };
   }
@@ -240,8 +251,13 @@ export class RetentionSweeper {
     try {
       for (const category of SWEPT_CATEGORIES) {
         const started = performance.now();
+        this.categoryLongest = 0;
         const done = await this.sweepCategory(runId, category, policy, now, result.alarmsRaised);
-        result.categories.push({ ...done, ms: Math.round(performance.now() - started) });
+        result.categories.push({
+          ...done,
+          ms: Math.round(performance.now() - started),
+          longestTransactionMs: Math.round(this.categoryLongest * 10) / 10,
+        });
       }
       result.disk = await this.checkDisk(runId, policy, result.alarmsRaised);
       result.longestTransactionMs = this.longest;
@@ -249,6 +265,8 @@ export class RetentionSweeper {
       await repo.finishRun(db, runId, clock.now(), summaryOf(result), null);
       return result;
     } catch (error) {
+      // What this run marked but could not finish (a file that would not go) is finished by the next run.
+      this.reconciled = false;
       await repo.finishRun(db, runId, clock.now(), summaryOf(result), String(error)).catch(() => undefined);
       throw error;
     }
@@ -270,7 +288,7 @@ export class RetentionSweeper {
     policy: Policy,
     now: number,
     alarms: string[],
-  ): Promise<Omit<CategoryResult, 'ms'>> {
+  ): Promise<Omit<CategoryResult, 'ms' | 'longestTransactionMs'>> {
     const retention = this.retentionOf(policy, category);
     if ('skip' in retention) {
       // Never silently "keep forever": data of a category the policy does not define is an alarm.
@@ -349,18 +367,19 @@ export class RetentionSweeper {
         await this.files.removeFile(this.deps.recordingsDir, file);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(UNLINK_CONCURRENCY, files.length) }, worker));
+    // allSettled: a failure is reported only after the other unlinks stopped, never while they still run.
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: Math.min(UNLINK_CONCURRENCY, files.length) }, worker),
+    );
+    const failed = outcomes.find((o) => o.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /**
-   * Marks one batch of segments starting in [from, to) (or, for disk pressure, up to `maxBytes`),
-   * deletes their files, then their rows. Returns what was erased.
+   * Marks one batch of segments starting in [from, to) with its erasure records, in one write
+   * transaction. Deleting their files and rows is `finishSegmentBatch`, a separate step.
    */
-  private async segmentBatchErase(
-    record: ErasureContext,
-    from: number,
-    to: number,
-  ): Promise<{ count: number; bytes: number }> {
+  private async markSegmentBatch(record: ErasureContext, from: number, to: number): Promise<repo.SegmentItem[]> {
     const now = this.deps.clock.now();
     const { value: marked, ms } = await this.timed(async (trx) => {
       await lockHolds(trx);
@@ -377,14 +396,16 @@ export class RetentionSweeper {
       return items;
     });
     this.segmentBatch = nextBatchSize(this.segmentBatch, ms, this.segmentLimits);
-    if (marked.length === 0) return { count: 0, bytes: 0 };
+    return marked;
+  }
+
+  /** Deletes the files of marked segments, then their rows (chunked, so no transaction grows with the batch). */
+  private async finishSegmentBatch(marked: readonly repo.SegmentItem[]): Promise<void> {
     await this.removeFiles(marked.map((m) => m.file));
     const ids = marked.map((m) => m.id);
-    // Deleting rows is chunked like marking, so no transaction grows with the batch.
     for (let i = 0; i < ids.length; i += 1000) {
       await this.timed((trx) => repo.deleteMarkedSegments(trx, ids.slice(i, i + 1000)));
     }
-    return { count: marked.length, bytes: marked.reduce((sum, m) => sum + m.bytes, 0) };
   }
 
   /**
@@ -412,13 +433,40 @@ export class RetentionSweeper {
     }
   }
 
-  private eraseSegments(record: ErasureContext, before: number): Promise<{ erased: number; bytes: number }> {
-    return this.walkBatches(
-      (from, offset) => repo.segmentBoundary(this.deps.db, from, before, offset),
-      () => this.segmentBatch,
-      before,
-      (from, to) => this.segmentBatchErase(record, from, to),
-    );
+  /**
+   * Segments go in a two-stage pipeline: while the files of one marked batch are unlinked (in
+   * libuv's thread pool, where the file system is the limit), the next batch's boundary and
+   * marking run on the database. At most one batch is marked and not yet finished, so a crash
+   * leaves at most two batches for `reconcile()`; each was marked before any file of it went.
+   */
+  private async eraseSegments(record: ErasureContext, before: number): Promise<{ erased: number; bytes: number }> {
+    // The unfinished batch's outcome, never a rejected promise left unobserved while the next one is marked.
+    let finishing: Promise<{ error: unknown } | null> = Promise.resolve(null);
+    const finished = async () => {
+      const outcome = await finishing;
+      if (outcome) throw outcome.error;
+    };
+    try {
+      const counted = await this.walkBatches(
+        (from, offset) => repo.segmentBoundary(this.deps.db, from, before, offset),
+        () => this.segmentBatch,
+        before,
+        async (from, to) => {
+          const marked = await this.markSegmentBatch(record, from, to);
+          await finished();
+          finishing = this.finishSegmentBatch(marked).then(
+            () => null,
+            (error: unknown) => ({ error }),
+          );
+          return { count: marked.length, bytes: marked.reduce((sum, m) => sum + m.bytes, 0) };
+        },
+      );
+      await finished();
+      return counted;
+    } finally {
+      // On any failure the last batch's unlinks still finish before the sweep reports.
+      await finishing;
+    }
   }
 
   /** Door events go in one transaction per batch: delete the range and add the erasure record. */
