@@ -3,8 +3,6 @@
  * `run(): Promise<Record<string, unknown>>`; results are written as JSON to
  * bench/results/<name>.json and printed, with the machine they ran on.
  */
-// First: sizes libuv's thread pool before anything uses it.
-import '../src/lib/thread-pool.js';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { basename, dirname, join } from 'node:path';

@@ -1,5 +1,3 @@
-// First: sizes libuv's thread pool before anything uses it.
-import '../lib/thread-pool.js';
 import { realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -304,7 +302,8 @@ const isEntryPoint = (() => {
   }
 })();
 
-if (isEntryPoint) {
+/** Runs the command in this process's arguments and sets the exit code (bin/protocam.cjs calls it). */
+export function runAsProcess(): void {
   runCli(process.argv.slice(2), { env: process.env, cwd: process.cwd(), clock: systemClock, io: consoleOutput }).then(
     (code) => {
       process.exitCode = code;
@@ -315,3 +314,5 @@ if (isEntryPoint) {
     },
   );
 }
+
+if (isEntryPoint) runAsProcess();

@@ -269,7 +269,7 @@ describe.each(DIALECTS)('retention sweeper (%s)', (dialect) => {
         exportsDir: join(recordingsDir, '..', 'exports'),
         intervalMs: INTERVAL,
         threshold: { minFreeBytes: 0, minFreePercent: 0 },
-        // Batches of 2-7 segments: the failure lands while the next batch is being marked.
+        // Batches of 2-7 segments: the refused file's batch is one of several.
         batch: { segments: { min: 2, max: 7 }, events: { min: 2, max: 7 } },
         files: {
           async removeFile(root, file) {

@@ -434,39 +434,21 @@ export class RetentionSweeper {
   }
 
   /**
-   * Segments go in a two-stage pipeline: while the files of one marked batch are unlinked (in
-   * libuv's thread pool, where the file system is the limit), the next batch's boundary and
-   * marking run on the database. At most one batch is marked and not yet finished, so a crash
-   * leaves at most two batches for `reconcile()`; each was marked before any file of it went.
+   * Segments go one batch at a time: mark, delete the files, delete the rows. Marking the next
+   * batch while the previous one's files were unlinked measured no faster: the file system's
+   * unlink rate is the limit (bench/sweep.bench.ts reports it next to the sweep's rate).
    */
-  private async eraseSegments(record: ErasureContext, before: number): Promise<{ erased: number; bytes: number }> {
-    // The unfinished batch's outcome, never a rejected promise left unobserved while the next one is marked.
-    let finishing: Promise<{ error: unknown } | null> = Promise.resolve(null);
-    const finished = async () => {
-      const outcome = await finishing;
-      if (outcome) throw outcome.error;
-    };
-    try {
-      const counted = await this.walkBatches(
-        (from, offset) => repo.segmentBoundary(this.deps.db, from, before, offset),
-        () => this.segmentBatch,
-        before,
-        async (from, to) => {
-          const marked = await this.markSegmentBatch(record, from, to);
-          await finished();
-          finishing = this.finishSegmentBatch(marked).then(
-            () => null,
-            (error: unknown) => ({ error }),
-          );
-          return { count: marked.length, bytes: marked.reduce((sum, m) => sum + m.bytes, 0) };
-        },
-      );
-      await finished();
-      return counted;
-    } finally {
-      // On any failure the last batch's unlinks still finish before the sweep reports.
-      await finishing;
-    }
+  private eraseSegments(record: ErasureContext, before: number): Promise<{ erased: number; bytes: number }> {
+    return this.walkBatches(
+      (from, offset) => repo.segmentBoundary(this.deps.db, from, before, offset),
+      () => this.segmentBatch,
+      before,
+      async (from, to) => {
+        const marked = await this.markSegmentBatch(record, from, to);
+        await this.finishSegmentBatch(marked);
+        return { count: marked.length, bytes: marked.reduce((sum, m) => sum + m.bytes, 0) };
+      },
+    );
   }
 
   /** Door events go in one transaction per batch: delete the range and add the erasure record. */
