@@ -47,6 +47,8 @@ import { addIncident, principal, seedRegistry, services, START } from '../test/a
 import { startTestBroker } from '../test/mqtt-broker.js';
 import { MOSQUITTO, startMosquitto } from '../test/mosquitto.js';
 import { doorIdOf, fillPostgres, fillSqlite, tagOf, type FillTimes } from './door-events.fill.js';
+import { partitionOf, partitionTable } from '../src/door-events/partitions.js';
+import { countDoorEvents, ensurePartitions } from '../src/door-events/partitions.repository.js';
 
 const envInt = (name: string, fallback: number) => {
   const value = Number(process.env[name]);
@@ -146,13 +148,7 @@ async function httpApp(dir: string, name: string) {
   return { ...s, app, key };
 }
 
-async function countEvents(db: Db): Promise<number> {
-  const row = await db.kysely
-    .selectFrom('door_events')
-    .select((eb) => eb.fn.countAll().as('n'))
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
-}
+const countEvents = (db: Db): Promise<number> => countDoorEvents(db.kysely);
 
 async function sendAll(
   bodies: string[],
@@ -176,8 +172,13 @@ async function benchHttp(dir: string) {
     kind: 'http',
     doorScope: bare.seed.doorIds,
   });
-  await bare.db.close();
   const batchesBare = httpRecords('f', bare.doorCodes, bare.clock.now());
+  // The same partitions the app writes to, made as ingest makes them (with their indexes).
+  const bareHours = [
+    ...new Set(batchesBare.flatMap((batch) => batch.map((r) => partitionOf(Date.parse(r.occurredAt))))),
+  ];
+  await ensurePartitions(bare.db.kysely, bareHours, bare.clock.now());
+  await bare.db.close();
   const codeToId = new Map<string, string>();
   {
     const raw = new SqliteDatabase(bare.path, { readonly: true });
@@ -204,20 +205,29 @@ async function benchHttp(dir: string) {
   sqlite.pragma('foreign_keys = ON');
   // WAL checkpoints in a background thread, as openDatabase does for the app.
   const bareCheckpoints = startBackgroundCheckpoints(sqlite, bare.path);
-  const insert = sqlite.prepare(
-    `INSERT INTO door_events (source_id, source_event_id, occurred_at, received_at, door_id, tag_code, result, raw_payload)
-     VALUES (@source_id, @source_event_id, @occurred_at, @received_at, @door_id, @tag_code, @result, @raw_payload)
-     ON CONFLICT (source_id, source_event_id) DO NOTHING`,
+  // One prepared insert per hour's partition; each row goes to the partition of its hour.
+  const inserts = new Map(
+    bareHours.map((hour) => [
+      hour,
+      sqlite.prepare(
+        `INSERT INTO ${partitionTable(hour)} (source_id, source_event_id, occurred_at, received_at, door_id, tag_code, result, raw_payload)
+         VALUES (@source_id, @source_event_id, @occurred_at, @received_at, @door_id, @tag_code, @result, @raw_payload)
+         ON CONFLICT (source_id, source_event_id) DO NOTHING`,
+      ),
+    ]),
   );
   const insertBatch = sqlite.transaction((batch: (typeof rows)[number]) => {
-    for (const row of batch) insert.run(row);
+    for (const row of batch) inserts.get(partitionOf(row.occurred_at))!.run(row);
   });
   const t = performance.now();
   const bareCpu = process.cpuUsage();
   for (const batch of rows) insertBatch(batch);
   const bareSeconds = since(t);
   const bareCpuUsed = process.cpuUsage(bareCpu);
-  const bareCount = (sqlite.prepare('SELECT count(*) AS n FROM door_events').get() as { n: number }).n;
+  const bareCount = bareHours.reduce(
+    (sum, hour) => sum + (sqlite.prepare(`SELECT count(*) AS n FROM ${partitionTable(hour)}`).get() as { n: number }).n,
+    0,
+  );
   await bareCheckpoints.stop();
   sqlite.close();
   if (bareCount !== HTTP_EVENTS) throw new Error(`bare loop stored ${bareCount} of ${HTTP_EVENTS}`);
@@ -717,7 +727,8 @@ async function benchWitnessPostgres(dir: string) {
           database: string;
           events: string;
         }>`select pg_database_size(current_database()) as database,
-            pg_total_relation_size('door_events') as events`.execute(db.kysely);
+            (select sum(pg_total_relation_size(c.oid)) from pg_class c
+             where c.relkind = 'r' and c.relname like 'door_events_h%') as events`.execute(db.kysely);
         return {
           database:
             'postgresql (embedded; shared_buffers=2GB, max_wal_size=8GB, fsync=off, wal_level=minimal, otherwise defaults)',

@@ -1,20 +1,22 @@
 /**
- * Bulk fill of door_events for the witness-search benchmark (bench/door-events.bench.ts):
- * N events spread evenly over four weeks, random doors (of `doors`) and tags (of `tags`),
- * 10 % denied, with a realistic raw payload. The fastest honest way per database:
- * - SQLite: a recursive CTE inside SQLite, one transaction, journal_mode=MEMORY and
- *   synchronous=OFF for the fill only; the unique and the three secondary indexes are built
- *   after the fill (the integer key is the rowid: rows are appended).
- * - PostgreSQL: INSERT ... SELECT FROM generate_series, the primary key, the unique index
- *   and the secondary indexes dropped during the fill and rebuilt after it; foreign-key
- *   triggers skipped during the fill (session_replication_role = replica: the generated rows
- *   only name doors and the source that exist). The table is truncated in the fill's own
- *   transaction, so with the bench server's wal_level=minimal the rows skip the WAL (written
- *   once, to the table, instead of twice).
- * Event ids are 1..N in time order, as the app's arrival-order integer keys (0007) would be.
+ * Bulk fill of the hourly door-event partitions (0012) for the witness-search benchmark
+ * (bench/door-events.bench.ts): N events spread evenly over four weeks, random doors (of
+ * `doors`) and tags (of `tags`), 10 % denied, with a realistic raw payload. The fastest honest
+ * way per database: all rows are generated into one staging table without indexes, copied from
+ * it into each hour's partition (created with the application's own DDL, partitionDdl), and the
+ * partitions' indexes are built after the copy.
+ * - SQLite: recursive CTEs inside SQLite, one transaction, journal_mode=MEMORY and
+ *   synchronous=OFF for the fill only (the integer key is the rowid: rows are appended).
+ * - PostgreSQL: INSERT ... SELECT FROM generate_series; foreign-key triggers skipped during the
+ *   fill (session_replication_role = replica: the generated rows only name doors and the source
+ *   that exist). Staging and partitions are created in the fill's own transaction, so with the
+ *   bench server's wal_level=minimal their rows skip the WAL.
+ * Event ids are 1..N in time order, as the app's arrival-order integer keys would be.
  */
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
+import { partitionEnd, partitionOf, partitionStart, partitionTable } from '../src/door-events/partitions.js';
+import { partitionDdl } from '../src/door-events/partitions.repository.js';
 
 export interface FillSpec {
   rows: number;
@@ -29,20 +31,21 @@ export interface FillSpec {
 export const doorIdOf = (i: number): string => `dr-${String(i).padStart(4, '0')}`;
 export const tagOf = (i: number): string => `TAG-${String(i).padStart(5, '0')}`;
 
-// The indexes as migrations 0007 and 0010 leave them; the unique (source, source event id) index
-// is dropped and rebuilt with the others.
-const SECONDARY = [
-  'CREATE UNIQUE INDEX door_events_source_event ON door_events (source_id, source_event_id)',
-  'CREATE INDEX door_events_door_time_tag ON door_events (door_id, occurred_at, result, tag_code)',
-  'CREATE INDEX door_events_tag_time ON door_events (tag_code, occurred_at)',
-  'CREATE INDEX door_events_time ON door_events (occurred_at)',
-];
-const DROP_SECONDARY = [
-  'door_events_source_event',
-  'door_events_door_time_tag',
-  'door_events_tag_time',
-  'door_events_time',
-].map((name) => `DROP INDEX ${name}`);
+const STAGING_COLUMNS = `id integer primary key, source_id text, source_event_id text, occurred_at bigint,
+  received_at bigint, door_id text, tag_code text, result text, raw_payload text`;
+
+/** Each hour of the fill with the ids (x + 1) of its rows, a little wider: copies filter by time too. */
+function hourRanges(spec: FillSpec) {
+  const step = spec.span / spec.rows;
+  const out = [];
+  for (let hour = partitionOf(spec.from); partitionStart(hour) <= spec.from + spec.span; hour++) {
+    const lo = Math.max(0, Math.floor((partitionStart(hour) - spec.from) / step) - 2);
+    const hi = Math.min(spec.rows - 1, Math.ceil((partitionEnd(hour) - spec.from) / step) + 2);
+    if (lo <= hi)
+      out.push({ hour, firstId: lo + 1, lastId: hi + 1, start: partitionStart(hour), end: partitionEnd(hour) });
+  }
+  return out;
+}
 
 const CHUNK = 2_000_000;
 
@@ -68,10 +71,10 @@ export function fillSqlite(path: string, spec: FillSpec): FillTimes {
     db.pragma('temp_store = MEMORY');
     // Index builds sort with a helper thread (the machine has two cores).
     db.pragma('threads = 2');
-    for (const s of DROP_SECONDARY) db.exec(s);
+    db.exec(`CREATE TABLE fill_events (${STAGING_COLUMNS})`);
     const step = spec.span / spec.rows;
     const insert = db.prepare(`
-      INSERT INTO door_events
+      INSERT INTO fill_events
         (id, source_id, source_event_id, occurred_at, received_at, door_id, tag_code, result, raw_payload)
       WITH RECURSIVE c(x) AS (SELECT @start UNION ALL SELECT x + 1 FROM c WHERE x < @end),
         r(x, at, door, tag, denied) AS (
@@ -84,6 +87,8 @@ export function fillSqlite(path: string, spec: FillSpec): FillTimes {
                     x, strftime('%Y-%m-%dT%H:%M:%fZ', at / 1000.0, 'unixepoch'), door, tag,
                     CASE WHEN denied THEN 'denied' ELSE 'granted' END)
       FROM r`);
+    const hours = hourRanges(spec);
+    const catalog = db.prepare(`INSERT INTO door_event_partitions (hour, state, created_at) VALUES (?, 'live', ?)`);
     let t = performance.now();
     db.transaction(() => {
       for (let start = 0; start < spec.rows; start += CHUNK) {
@@ -97,10 +102,19 @@ export function fillSqlite(path: string, spec: FillSpec): FillTimes {
           source: spec.sourceId,
         });
       }
+      for (const r of hours) {
+        db.exec(partitionDdl(r.hour, false).table);
+        db.prepare(
+          `INSERT INTO ${partitionTable(r.hour)} SELECT * FROM fill_events
+           WHERE id BETWEEN ? AND ? AND occurred_at >= ? AND occurred_at < ? ORDER BY id`,
+        ).run(r.firstId, r.lastId, r.start, r.end);
+        catalog.run(r.hour, Date.now());
+      }
+      db.exec('DROP TABLE fill_events');
     })();
     const insertSeconds = seconds(t);
     t = performance.now();
-    for (const s of SECONDARY) db.exec(s);
+    for (const r of hours) for (const s of partitionDdl(r.hour, false).indexes) db.exec(s);
     db.exec('ANALYZE');
     const indexSeconds = seconds(t);
     db.pragma('journal_mode = WAL');
@@ -119,14 +133,13 @@ export async function fillPostgres(url: string, spec: FillSpec): Promise<FillTim
     await client.query(`SET session_replication_role = replica`);
     const step = spec.span / spec.rows;
     let t = performance.now();
+    const hours = hourRanges(spec);
     await client.query('BEGIN');
-    // Truncated in this transaction: with wal_level=minimal the inserted rows are not WAL-logged.
-    await client.query('TRUNCATE door_events');
-    await client.query('ALTER TABLE door_events DROP CONSTRAINT door_events_pkey');
-    for (const s of DROP_SECONDARY) await client.query(s);
+    // Created in this transaction: with wal_level=minimal the inserted rows are not WAL-logged.
+    await client.query(`CREATE TABLE fill_events (${STAGING_COLUMNS.replace('integer primary key', 'bigint')})`);
     for (let start = 0; start < spec.rows; start += CHUNK) {
       await client.query(
-        `INSERT INTO door_events
+        `INSERT INTO fill_events
            (id, source_id, source_event_id, occurred_at, received_at, door_id, tag_code, result, raw_payload)
          SELECT x + 1, $3, 'ev-' || x, at, at + 2000, 'dr-' || lpad(door::text, 4, '0'), 'TAG-' || lpad(tag::text, 5, '0'),
                 CASE WHEN denied THEN 'denied' ELSE 'granted' END,
@@ -141,15 +154,32 @@ export async function fillPostgres(url: string, spec: FillSpec): Promise<FillTim
         [start, Math.min(spec.rows, start + CHUNK) - 1, spec.sourceId, spec.from, step, spec.doors, spec.tags],
       );
     }
+    for (const r of hours) {
+      // The table without its key: the key is built with the other indexes, after the copy.
+      await client.query(
+        partitionDdl(r.hour, true).table.replace(`id bigint primary key default`, `id bigint not null default`),
+      );
+      await client.query(
+        `INSERT INTO ${partitionTable(r.hour)} SELECT * FROM fill_events
+         WHERE id BETWEEN $1 AND $2 AND occurred_at >= $3 AND occurred_at < $4`,
+        [r.firstId, r.lastId, r.start, r.end],
+      );
+      await client.query(`INSERT INTO door_event_partitions (hour, state, created_at) VALUES ($1, 'live', $2)`, [
+        r.hour,
+        Date.now(),
+      ]);
+    }
+    await client.query('DROP TABLE fill_events');
     await client.query('COMMIT');
     const insertSeconds = seconds(t);
     t = performance.now();
-    await client.query('ALTER TABLE door_events ADD CONSTRAINT door_events_pkey PRIMARY KEY (id)');
-    for (const s of SECONDARY) await client.query(s);
-    await client.query(
-      `SELECT setval(pg_get_serial_sequence('door_events', 'id'), (SELECT max(id) FROM door_events) + 1, false)`,
-    );
-    await client.query('VACUUM ANALYZE door_events');
+    for (const r of hours) {
+      const table = partitionTable(r.hour);
+      await client.query(`ALTER TABLE ${table} ADD CONSTRAINT ${table}_pkey PRIMARY KEY (id)`);
+      for (const s of partitionDdl(r.hour, true).indexes) await client.query(s);
+    }
+    await client.query(`SELECT setval('door_event_ids', $1::bigint + 1, false)`, [spec.rows]);
+    await client.query('VACUUM ANALYZE');
     const indexSeconds = seconds(t);
     return { insertSeconds, indexSeconds, rowsPerSecond: Math.round(spec.rows / (insertSeconds + indexSeconds)) };
   } finally {

@@ -30,6 +30,8 @@ import { DAY, ManualClock, MINUTE } from '../src/lib/clock.js';
 import { withEmbeddedPostgres } from './postgres.js';
 import { loadPolicy, retentionMs } from '../src/policy/index.js';
 import { RetentionSweeper, storageDirs } from '../src/retention/sweeper.js';
+import { partitionEnd, partitionOf, partitionStart, partitionTable } from '../src/door-events/partitions.js';
+import { ensurePartitions, eventTable } from '../src/door-events/partitions.repository.js';
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const CAMERAS = env('BENCH_SWEEP_CAMERAS', 64);
@@ -44,7 +46,15 @@ const percentile = (sorted: number[], p: number) =>
   sorted.length ? +sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!.toFixed(2) : null;
 
 /** Registry rows, segment rows and files, door events: written directly, the fastest honest way. */
-function fill(path: string, recordingsDir: string, from: number) {
+/** Creates the door-event partitions of these hours through the application (see sweepRun). */
+type MakePartitions = (hours: number[]) => Promise<void>;
+
+/** The hours the fill writes events to, and the hour ingest writes to during the sweep. */
+const fillHours = (from: number, now: number) => [
+  ...new Set([...eventHours(from, EVENTS).hours.map((h) => h.hour), partitionOf(now)]),
+];
+
+async function fill(path: string, recordingsDir: string, from: number, sweepAt: number, partitions: MakePartitions) {
   const db = new SqliteDatabase(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = OFF');
@@ -99,6 +109,7 @@ function fill(path: string, recordingsDir: string, from: number) {
   const segmentSeconds = seconds(t);
 
   t = performance.now();
+  await partitions(fillHours(from, sweepAt));
   insertEvents(db, from, EVENTS, 'ev');
   const eventSeconds = seconds(t);
   db.pragma('synchronous = NORMAL');
@@ -106,19 +117,44 @@ function fill(path: string, recordingsDir: string, from: number) {
   return { segments: perCamera * CAMERAS, segmentFillSeconds: segmentSeconds, eventFillSeconds: eventSeconds };
 }
 
-/** `count` door events spread evenly over the day from `from`, at random doors and tags. */
-function insertEvents(db: SqliteDatabase.Database, from: number, count: number, prefix: string) {
+/**
+ * The hours of the day from `from`, each with the range of event numbers x whose time
+ * `from + floor(x * step)` falls in it (a little wider; the insert filters by time exactly).
+ */
+function eventHours(from: number, count: number) {
   const step = (HOURS * 3_600_000) / count;
-  const insert = db.prepare(`
-    insert into door_events (source_id, source_event_id, occurred_at, received_at, door_id, tag_code, result, raw_payload)
-    with recursive c(x) as (select @start union all select x + 1 from c where x < @end)
-    select 'src', '${prefix}-' || x, @from + cast(x * @step as integer), @from + cast(x * @step as integer) + 2000,
-           printf('dr-%04d', abs(random()) % ${DOORS}), printf('TAG-%05d', abs(random()) % 5000), 'granted',
-           printf('{"sourceEventId":"ev-%d","door":"DR","tag":"TAG","result":"granted"}', x)
-    from c`);
+  const hours = [];
+  for (let hour = partitionOf(from); partitionStart(hour) < from + HOURS * 3_600_000; hour++) {
+    const lo = Math.max(0, Math.floor((partitionStart(hour) - from) / step) - 2);
+    const hi = Math.min(count - 1, Math.ceil((partitionEnd(hour) - from) / step) + 2);
+    if (lo <= hi) hours.push({ hour, lo, hi });
+  }
+  return { step, hours };
+}
+
+/**
+ * `count` door events spread evenly over the day from `from`, at random doors and tags, into the
+ * hourly partitions (`table(hour)` names each; they exist, with their indexes, as ingest makes them).
+ */
+function insertEvents(
+  db: SqliteDatabase.Database,
+  from: number,
+  count: number,
+  prefix: string,
+  table: (hour: number) => string = partitionTable,
+) {
+  const { step, hours } = eventHours(from, count);
   db.transaction(() => {
-    for (let start = 0; start < count; start += 1_000_000) {
-      insert.run({ start, end: Math.min(count, start + 1_000_000) - 1, from, step });
+    for (const { hour, lo, hi } of hours) {
+      db.prepare(
+        `insert into ${table(hour)} (source_id, source_event_id, occurred_at, received_at, door_id, tag_code, result, raw_payload)
+         with recursive c(x) as (select @lo union all select x + 1 from c where x < @hi),
+           t(x, at) as (select x, @from + cast(x * @step as integer) from c)
+         select 'src', '${prefix}-' || x, at, at + 2000,
+                printf('dr-%04d', abs(random()) % ${DOORS}), printf('TAG-%05d', abs(random()) % 5000), 'granted',
+                printf('{"sourceEventId":"ev-%d","door":"DR","tag":"TAG","result":"granted"}', x)
+         from t where at >= @start and at < @end`,
+      ).run({ lo, hi, from, step, start: partitionStart(hour), end: partitionEnd(hour) });
     }
   })();
 }
@@ -153,12 +189,20 @@ async function baselines(dir: string, path: string | null, from: number) {
   const events = Math.min(EVENTS, 1_000_000);
   const db = new SqliteDatabase(path);
   db.pragma('busy_timeout = 5000');
-  insertEvents(db, from, events, 'bare');
+  // One table with the indexes every partition has, as door events were stored before 0012.
+  db.exec(`create table bare_events (id integer primary key, source_id text not null, source_event_id text not null,
+      occurred_at integer not null, received_at integer not null, door_id text not null, tag_code text not null,
+      result text not null, raw_payload text);
+    create unique index bare_events_source_event on bare_events (source_id, source_event_id);
+    create index bare_events_door_time_tag on bare_events (door_id, occurred_at, result, tag_code);
+    create index bare_events_tag_time on bare_events (tag_code, occurred_at);
+    create index bare_events_time on bare_events (occurred_at);`);
+  insertEvents(db, from, events, 'bare', () => 'bare_events');
   const checkpoints = startBackgroundCheckpoints(db, path);
   const bound = db.prepare(
-    'select occurred_at from door_events where occurred_at >= ? order by occurred_at limit 1 offset 20000',
+    'select occurred_at from bare_events where occurred_at >= ? order by occurred_at limit 1 offset 20000',
   );
-  const erase = db.prepare('delete from door_events where occurred_at >= ? and occurred_at < ?');
+  const erase = db.prepare('delete from bare_events where occurred_at >= ? and occurred_at < ?');
   let lo = Number.MIN_SAFE_INTEGER;
   let longest = 0;
   let deleted = 0;
@@ -188,7 +232,13 @@ async function baselines(dir: string, path: string | null, from: number) {
 }
 
 /** The same data as `fill`, written into PostgreSQL with generate_series; the files are the same. */
-async function fillPostgres(url: string, recordingsDir: string, from: number) {
+async function fillPostgres(
+  url: string,
+  recordingsDir: string,
+  from: number,
+  sweepAt: number,
+  partitions: MakePartitions,
+) {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -246,15 +296,19 @@ async function fillPostgres(url: string, recordingsDir: string, from: number) {
     const segmentSeconds = seconds(t);
 
     t = performance.now();
-    const step = (HOURS * 3_600_000) / EVENTS;
-    await client.query(
-      `insert into door_events (source_id, source_event_id, occurred_at, received_at, door_id, tag_code, result, raw_payload)
-       select 'src', 'ev-' || x, $1::bigint + floor(x * $2::float8)::bigint, $1::bigint + floor(x * $2::float8)::bigint + 2000,
-         'dr-' || lpad(floor(random() * $4)::int::text, 4, '0'), 'TAG-' || lpad(floor(random() * 5000)::int::text, 5, '0'),
-         'granted', format('{"sourceEventId":"ev-%s","door":"DR","tag":"TAG","result":"granted"}', x)
-       from generate_series(0, $3 - 1) x`,
-      [from, step, EVENTS, DOORS],
-    );
+    await partitions(fillHours(from, sweepAt));
+    const { step, hours } = eventHours(from, EVENTS);
+    for (const { hour, lo, hi } of hours) {
+      await client.query(
+        `insert into ${partitionTable(hour)} (source_id, source_event_id, occurred_at, received_at, door_id, tag_code, result, raw_payload)
+         select 'src', 'ev-' || x, at, at + 2000,
+           'dr-' || lpad(floor(random() * $4)::int::text, 4, '0'), 'TAG-' || lpad(floor(random() * 5000)::int::text, 5, '0'),
+           'granted', format('{"sourceEventId":"ev-%s","door":"DR","tag":"TAG","result":"granted"}', x)
+         from (select x, $1::bigint + floor(x * $2::float8)::bigint as at from generate_series($3::bigint, $5::bigint) x) r
+         where at >= $6 and at < $7`,
+        [from, step, lo, DOORS, hi, partitionStart(hour), partitionEnd(hour)],
+      );
+    }
     await client.query('analyze');
     return { segments: perCamera * CAMERAS, segmentFillSeconds: segmentSeconds, eventFillSeconds: seconds(t) };
   } finally {
@@ -271,7 +325,7 @@ db.pragma('busy_timeout = 5000');
 db.pragma('journal_mode = WAL');
 // As in production: checkpoints are the background checkpointer's, never an insert's.
 db.pragma('wal_autocheckpoint = 0');
-const insert = db.prepare("insert into door_events (source_id, source_event_id, occurred_at, received_at, door_id, tag_code, result, raw_payload) values ('src', ?, ?, ?, 'dr-0001', 'TAG-1', 'granted', '{}')");
+const insert = db.prepare("insert into " + workerData.table + " (source_id, source_event_id, occurred_at, received_at, door_id, tag_code, result, raw_payload) values ('src', ?, ?, ?, 'dr-0001', 'TAG-1', 'granted', '{}')");
 const latencies = [];
 let busy = 0;
 let i = 0;
@@ -312,13 +366,18 @@ async function sweepRun(dir: string, postgresUrl: string | null): Promise<Record
   const { recordingsDir, exportsDir } = storageDirs(dir);
   const db = openDatabase(url);
   await migrateToLatest(db);
-  await db.close();
   const policy = loadPolicy('maaswonen-2024').policy;
   const retention = retentionMs(policy, 'footage')!;
   // The day that became due while the sweeper was down: it started retention + 1 day ago.
   const now = Date.parse('2026-03-02T10:00:00Z');
   const from = now - retention - DAY;
-  const filled = postgresUrl ? await fillPostgres(postgresUrl, recordingsDir, from) : fill(path, recordingsDir, from);
+  // The door-event partitions of that day, and of the hour ingest writes to during the sweep, as
+  // ingest creates them (with their indexes). Their foreign keys need the doors and the source,
+  // which the fill writes first.
+  const filled = postgresUrl
+    ? await fillPostgres(postgresUrl, recordingsDir, from, now, (hours) => ensurePartitions(db.kysely, hours, now))
+    : await fill(path, recordingsDir, from, now, (hours) => ensurePartitions(db.kysely, hours, now));
+  await db.close();
 
   const app = openDatabase(url);
   const clock = new ManualClock(now);
@@ -336,7 +395,12 @@ async function sweepRun(dir: string, postgresUrl: string | null): Promise<Record
     ? null
     : new Worker(INGEST_WORKER, {
         eval: true,
-        workerData: { path, now, driver: createRequire(import.meta.url).resolve('better-sqlite3') },
+        workerData: {
+          path,
+          now,
+          table: partitionTable(partitionOf(now)),
+          driver: createRequire(import.meta.url).resolve('better-sqlite3'),
+        },
       });
   await new Promise((resolve) => setTimeout(resolve, 200));
   let peakRss = process.memoryUsage().rss;
@@ -352,7 +416,7 @@ async function sweepRun(dir: string, postgresUrl: string | null): Promise<Record
     while (probing) {
       const started = performance.now();
       await app.kysely
-        .insertInto('door_events')
+        .insertInto(eventTable(partitionOf(now)))
         .values({
           source_id: 'src',
           source_event_id: `same-${probeCount++}`,

@@ -13,6 +13,8 @@ import type { Policy } from '../src/policy/index.js';
 import { HoldService } from '../src/holds/holds.service.js';
 import { IncidentService } from '../src/incidents/incidents.service.js';
 import { RetentionSweeper, type SweeperDeps } from '../src/retention/sweeper.js';
+import { groupByPartition } from '../src/door-events/partitions.js';
+import { allDoorEvents, ensurePartitions, eventTable } from '../src/door-events/partitions.repository.js';
 
 export const SEGMENT_MS = 10_000;
 
@@ -116,11 +118,15 @@ export async function addEvents(
       raw_payload: JSON.stringify({ door: r.doorId, tag: r.tag, at: r.at }),
     };
   });
-  for (let i = 0; i < values.length; i += 500)
-    await db
-      .insertInto('door_events')
-      .values(values.slice(i, i + 500))
-      .execute();
+  // Through the partitions, as ingest stores them (src/door-events/partitions.ts).
+  for (const [hour, inHour] of groupByPartition(values.map((v) => ({ ...v, occurredAt: v.occurred_at })))) {
+    await ensurePartitions(db, [hour], Date.now());
+    for (let i = 0; i < inHour.length; i += 500)
+      await db
+        .insertInto(eventTable(hour))
+        .values(inHour.slice(i, i + 500).map(({ occurredAt: _, ...row }) => row))
+        .execute();
+  }
   return values.map((v) => v.source_event_id);
 }
 
@@ -130,9 +136,7 @@ export async function segmentIds(db: Kysely<Database>): Promise<Set<string>> {
 
 /** Door events by their source event id (the row id is an integer in arrival order since 0007). */
 export async function eventIds(db: Kysely<Database>): Promise<Set<string>> {
-  return new Set(
-    (await db.selectFrom('door_events').select('source_event_id').execute()).map((r) => r.source_event_id),
-  );
+  return new Set((await allDoorEvents(db)).map((r) => r.source_event_id));
 }
 
 /** Every file under the recordings directory, relative (`<camera>/<name>.ts`). */

@@ -13,6 +13,7 @@ import { openRuntime, startServer, type Started } from '../src/server.js';
 import { seedRegistry } from './access-fixtures.js';
 import { testDataDir } from './db.js';
 import { startTestBroker, type TestBroker } from './mqtt-broker.js';
+import { allDoorEvents } from '../src/door-events/partitions.repository.js';
 
 describe('MQTT ingest configured on the server', () => {
   // Real time: the broker, the client and the ingest all run on real timers.
@@ -76,7 +77,7 @@ describe('MQTT ingest configured on the server', () => {
     try {
       let stored: { tag_code: string }[] = [];
       for (let i = 0; i < 50 && stored.length === 0; i++) {
-        stored = await db.kysely.selectFrom('door_events').select('tag_code').execute();
+        stored = (await allDoorEvents(db.kysely)).map((r) => ({ tag_code: r.tag_code }));
         if (stored.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
       }
       expect(stored).toEqual([{ tag_code: 'TAG-7' }]);

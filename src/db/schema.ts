@@ -184,7 +184,9 @@ export interface Database {
   // key tags and door events (0003_door_events)
   door_event_sources: DoorEventSourcesTable;
   door_event_api_keys: DoorEventApiKeysTable;
+  /** The shape of every hourly partition `door_events_h<hour>` (0012); no table has this name. */
   door_events: DoorEventsTable;
+  door_event_partitions: DoorEventPartitionsTable;
   door_event_rejections: DoorEventRejectionsTable;
   tag_holders: TagHoldersTable;
   key_tags: KeyTagsTable;
@@ -393,7 +395,7 @@ export interface DoorEventApiKeysTable {
 
 /** A door opened (or refused) with a key tag (M 6.6): refers to the tag by code, never to a person. */
 export interface DoorEventsTable {
-  /** Integer in arrival order since 0007_door_events_keys (SQLite rowid, PostgreSQL identity). */
+  /** Integer in arrival order: per partition on SQLite (rowid), one sequence on PostgreSQL (0012). */
   id: Generated<number>;
   source_id: string;
   source_event_id: string;
@@ -404,6 +406,17 @@ export interface DoorEventsTable {
   /** granted | denied | other */
   result: string;
   raw_payload: string | null;
+}
+
+/** One row per hourly door-event partition (0012, src/door-events/partitions.ts). */
+export interface DoorEventPartitionsTable {
+  /** floor(occurred_at / 3,600,000): the partition holds [hour, hour + 1) hours since the epoch. */
+  hour: number;
+  /** live | erasing (retention marked it; its table is being dropped) */
+  state: string;
+  created_at: number;
+  /** While erasing: the highest row id its erasure record counted; rows above came in later. */
+  counted_to_id: number | null;
 }
 
 /** Rejected records counted per source and reason; no payloads. */

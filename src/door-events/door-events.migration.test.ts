@@ -1,7 +1,8 @@
 /**
  * 0007_door_events_keys on a database that already holds door events with 0003's text keys:
  * every row survives with its columns, gets an integer key in time order, idempotency by
- * (source, source event id) still holds, and new events continue the key sequence.
+ * (source, source event id) still holds, and new events continue the key sequence. Then
+ * 0012_door_event_partitions moves them into hourly partitions, and back down again.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,8 @@ import { loadPolicy } from '../policy/index.js';
 import { DIALECTS } from '../../test/db.js';
 import { seedRegistry, START } from '../../test/access-fixtures.js';
 import { DoorEventService } from './door-events.service.js';
+import { partitionOf, partitionTable } from './partitions.js';
+import { allDoorEvents, livePartitions, partitionIndexNames } from './partitions.repository.js';
 
 const NAMES = Object.keys(migrations);
 const T0 = Date.parse(START);
@@ -47,7 +50,7 @@ async function migrateTo(db: Kysely<unknown>, name: string): Promise<void> {
   if (result.error) throw result.error instanceof Error ? result.error : new Error(JSON.stringify(result.error));
 }
 
-describe.each(DIALECTS)('migration 0007_door_events_keys on %s', (dialect) => {
+describe.each(DIALECTS)('migrations 0007_door_events_keys and 0012_door_event_partitions on %s', (dialect) => {
   let db: Db | undefined;
   afterEach(async () => {
     await db?.close();
@@ -80,7 +83,11 @@ describe.each(DIALECTS)('migration 0007_door_events_keys on %s', (dialect) => {
 
     await migrateToLatest(db);
 
-    const rows = await db.kysely.selectFrom('door_events').selectAll().orderBy('id').execute();
+    // 0012 moved them into their hour's partition, ids and all.
+    const hour = partitionOf(T0 - 1_000);
+    expect(partitionOf(T0 - 3_000)).toBe(hour);
+    expect(await livePartitions(db.kysely)).toEqual([hour]);
+    const rows = await allDoorEvents(db.kysely);
     expect(
       rows.map((r) => [Number(r.id), r.source_event_id, Number(r.occurred_at), r.tag_code, r.raw_payload]),
     ).toEqual([
@@ -109,29 +116,38 @@ describe.each(DIALECTS)('migration 0007_door_events_keys on %s', (dialect) => {
       accepted: 1,
       duplicates: 1,
     });
-    const added = await db.kysely
-      .selectFrom('door_events')
-      .select(['id', 'tag_code', 'result'])
-      .where('source_event_id', '=', 'e-new')
-      .executeTakeFirstOrThrow();
+    const added = (await allDoorEvents(db.kysely)).find((r) => r.source_event_id === 'e-new');
+    if (!added) throw new Error('e-new not stored');
     expect([added.tag_code, added.result]).toEqual(['TAG-9', 'denied']);
     // After the migrated rows; PostgreSQL may skip a number (the skipped duplicate drew one).
     expect(Number(added.id)).toBeGreaterThan(3);
 
     // The indexes the queries and the retention sweep rely on are there under their names.
-    const indexes =
+    const indexesOf = async (table: string) =>
       dialect === 'sqlite'
         ? (
             await sql<{
               name: string;
-            }>`select name from sqlite_master where type = 'index' and tbl_name = 'door_events'`.execute(k)
+            }>`select name from sqlite_master where type = 'index' and tbl_name = ${table}`.execute(k)
           ).rows.map((r) => r.name)
         : (
             await sql<{
               name: string;
-            }>`select indexname as name from pg_indexes where tablename = 'door_events'`.execute(k)
+            }>`select indexname as name from pg_indexes where tablename = ${table}`.execute(k)
           ).rows.map((r) => r.name);
-    expect(indexes).toEqual(
+    expect(await indexesOf(partitionTable(hour))).toEqual(expect.arrayContaining(partitionIndexNames(hour)));
+
+    // Down from 0012: one table again, every row and its indexes back.
+    await migrateTo(k, NAMES[NAMES.indexOf('0012_door_event_partitions') - 1]!);
+    const back = await sql<{ source_event_id: string; occurred_at: number | string }>`
+      select source_event_id, occurred_at from door_events order by id`.execute(k);
+    expect(back.rows.map((r) => [r.source_event_id, Number(r.occurred_at)])).toEqual([
+      ['e-first', T0 - 3_000],
+      ['e-middle', T0 - 2_000],
+      ['e-late', T0 - 1_000],
+      ['e-new', T0 - 500],
+    ]);
+    expect(await indexesOf('door_events')).toEqual(
       expect.arrayContaining([
         'door_events_source_event',
         'door_events_door_time_tag',

@@ -19,6 +19,7 @@ import { seedRegistry, START } from '../../test/access-fixtures.js';
 import { MOSQUITTO, startMosquitto, type MosquittoBroker } from '../../test/mosquitto.js';
 import { MqttDoorEventIngest, type MqttIngestOptions } from './door-events.mqtt.js';
 import { DoorEventService } from './door-events.service.js';
+import { allDoorEvents } from './partitions.repository.js';
 
 const admin = { id: 'u-admin', label: 'beheerder' };
 const TOPIC = 'protocam/doors/events';
@@ -96,8 +97,7 @@ describe.skipIf(!MOSQUITTO.available)('Mosquitto (real broker process)', () => {
       tag: 'TAG-1',
       result: 'granted',
     });
-    const storedIds = async () =>
-      (await db.kysely.selectFrom('door_events').select('source_event_id').execute()).map((r) => r.source_event_id);
+    const storedIds = async () => (await allDoorEvents(db.kysely)).map((r) => r.source_event_id);
     const newIngest = (over: Partial<MqttIngestOptions> = {}) => {
       const ingest = new MqttDoorEventIngest({
         events,
@@ -255,9 +255,9 @@ describe.skipIf(!MOSQUITTO.available)('Mosquitto (real broker process)', () => {
             { qos: 1 },
           );
           await new Promise((resolve) => setTimeout(resolve, 100));
-          return (await db.kysely.selectFrom('door_events').select('tag_code').execute()).length > 0;
+          return (await allDoorEvents(db.kysely)).length > 0;
         });
-        const rows = await db.kysely.selectFrom('door_events').select('tag_code').execute();
+        const rows = await allDoorEvents(db.kysely);
         expect(rows.every((r) => r.tag_code === 'TAG-TLS')).toBe(true);
       } finally {
         await db.close();

@@ -11,6 +11,7 @@ import { startTestBroker, type TestBroker } from '../../test/mqtt-broker.js';
 import { redactUrl } from '../media/redact.js';
 import { MqttDoorEventIngest, recordsOf } from './door-events.mqtt.js';
 import { DoorEventService } from './door-events.service.js';
+import { allDoorEvents } from './partitions.repository.js';
 
 const admin = { id: 'u-admin', label: 'beheerder' };
 const TOPIC = 'protocam/doors/events';
@@ -88,8 +89,7 @@ describe.each(DIALECTS)('MQTT door-event ingest on %s', (dialect) => {
     result: 'granted',
     ...over,
   });
-  const storedIds = async () =>
-    (await db.kysely.selectFrom('door_events').select('source_event_id').execute()).map((r) => r.source_event_id);
+  const storedIds = async () => (await allDoorEvents(db.kysely)).map((r) => r.source_event_id);
   const startIngest = async (over: { batchDelayMs?: number } = {}) => {
     const ingest = new MqttDoorEventIngest({
       events,

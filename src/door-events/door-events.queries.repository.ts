@@ -5,6 +5,8 @@
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
+import { partitionTable } from './partitions.js';
+import { livePartitions } from './partitions.repository.js';
 
 export type Executor = Kysely<Database>;
 
@@ -20,9 +22,12 @@ export interface EventRecord {
   result: string;
 }
 
-function eventQuery(db: Executor) {
+/** One hour's partition, under the alias `door_events` that the column references use. */
+const partitionAsDoorEvents = (hour: number) => `${partitionTable(hour)} as door_events` as 'door_events';
+
+function eventQuery(db: Executor, hour: number) {
   return db
-    .selectFrom('door_events')
+    .selectFrom(partitionAsDoorEvents(hour))
     .innerJoin('doors', 'doors.id', 'door_events.door_id')
     .select([
       'door_events.occurred_at as occurred_at',
@@ -52,36 +57,58 @@ const toEvent = (row: EventRow): EventRecord => ({
   result: row.result,
 });
 
-/** Events of one tag in [from, to], newest first, at most `limit` (uses door_events_tag_time). */
-export async function eventsOfTag(
+/**
+ * Newest first over the hours of [from, to]: each hour's partition is asked in turn, newest hour
+ * first, until `limit` rows are found. Hours never overlap, so the concatenation is in order.
+ */
+async function newestFirst(
+  db: Executor,
+  window: { from: number; to: number },
+  limit: number | undefined,
+  inHour: (hour: number, limit: number | undefined) => Promise<EventRow[]>,
+): Promise<EventRecord[]> {
+  const out: EventRecord[] = [];
+  for (const hour of (await livePartitions(db, window)).reverse()) {
+    const left = limit === undefined ? undefined : limit - out.length;
+    if (left !== undefined && left <= 0) break;
+    out.push(...(await inHour(hour, left)).map(toEvent));
+  }
+  return out;
+}
+
+/** Events of one tag in [from, to], newest first, at most `limit` (uses each hour's tag_time index). */
+export function eventsOfTag(
   db: Executor,
   q: { tag: string; from: number; to: number; limit?: number },
 ): Promise<EventRecord[]> {
-  let query = eventQuery(db)
-    .where('door_events.tag_code', '=', q.tag)
-    .where('door_events.occurred_at', '>=', q.from)
-    .where('door_events.occurred_at', '<=', q.to)
-    .orderBy('door_events.occurred_at', 'desc')
-    .orderBy('door_events.id', 'desc');
-  if (q.limit !== undefined) query = query.limit(q.limit);
-  return (await query.execute()).map(toEvent);
+  return newestFirst(db, q, q.limit, (hour, limit) => {
+    let query = eventQuery(db, hour)
+      .where('door_events.tag_code', '=', q.tag)
+      .where('door_events.occurred_at', '>=', q.from)
+      .where('door_events.occurred_at', '<=', q.to)
+      .orderBy('door_events.occurred_at', 'desc')
+      .orderBy('door_events.id', 'desc');
+    if (limit !== undefined) query = query.limit(limit);
+    return query.execute();
+  });
 }
 
-/** Denied attempts at one door in [from, to], newest first (uses door_events_door_time_tag). */
-export async function deniedAtDoor(
+/** Denied attempts at one door in [from, to], newest first (uses each hour's door_time_tag index). */
+export function deniedAtDoor(
   db: Executor,
   q: { doorId: string; from: number; to: number; limit: number },
 ): Promise<EventRecord[]> {
-  const rows = await eventQuery(db)
-    .where('door_events.door_id', '=', q.doorId)
-    .where('door_events.occurred_at', '>=', q.from)
-    .where('door_events.occurred_at', '<=', q.to)
-    .where('door_events.result', '=', 'denied')
-    .orderBy('door_events.occurred_at', 'desc')
-    .orderBy('door_events.id', 'desc')
-    .limit(q.limit)
-    .execute();
-  return rows.map(toEvent);
+  return newestFirst(db, q, q.limit, (hour, limit) =>
+    eventQuery(db, hour)
+      .where('door_events.door_id', '=', q.doorId)
+      .where('door_events.occurred_at', '>=', q.from)
+      .where('door_events.occurred_at', '<=', q.to)
+      .where('door_events.result', '=', 'denied')
+      .orderBy('door_events.occurred_at', 'desc')
+      .orderBy('door_events.id', 'desc')
+      .limit(limit ?? q.limit)
+      .execute(),
+  );
 }
 
 /** A tag that opened one of the doors, with who held it at the time (null: no holder then). */
@@ -104,8 +131,34 @@ export async function witnesses(
   q: { doorIds: string[]; from: number; to: number },
 ): Promise<WitnessRecord[]> {
   if (q.doorIds.length === 0) return [];
-  const rows = await db
-    .selectFrom('door_events as e')
+  // Per hour, then merged: a (tag, holder) pair seen in several hours is one witness.
+  const found = new Map<string, WitnessRecord>();
+  for (const hour of await livePartitions(db, q)) {
+    for (const r of await witnessesInHour(db, hour, q)) {
+      const record = {
+        tagCode: r.tag_code,
+        holderId: r.holder_id,
+        kind: r.kind,
+        reference: r.reference,
+        nameEnc: r.name_enc,
+        contactEnc: r.contact_enc,
+      };
+      found.set(`${record.tagCode}\u0000${record.holderId ?? ''}`, record);
+    }
+  }
+  // Ordered by tag, then by holder reference, a tag without holder first (the same on both databases).
+  const text = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return [...found.values()].sort(
+    (a, b) =>
+      text(a.tagCode, b.tagCode) ||
+      text(a.reference ?? '', b.reference ?? '') ||
+      (a.reference ? 1 : 0) - (b.reference ? 1 : 0),
+  );
+}
+
+function witnessesInHour(db: Executor, hour: number, q: { doorIds: string[]; from: number; to: number }) {
+  return db
+    .selectFrom(`${partitionTable(hour)} as e` as 'door_events as e')
     .leftJoin('key_tags as t', 't.tag_code', 'e.tag_code')
     .leftJoin('key_tag_assignments as a', (join) =>
       join
@@ -127,15 +180,5 @@ export async function witnesses(
     .where('e.occurred_at', '<=', q.to)
     .where('e.result', '=', 'granted')
     .groupBy(['e.tag_code', 'h.id', 'h.kind', 'h.reference', 'h.name_enc', 'h.contact_enc'])
-    .orderBy('e.tag_code')
-    .orderBy('h.reference')
     .execute();
-  return rows.map((r) => ({
-    tagCode: r.tag_code,
-    holderId: r.holder_id,
-    kind: r.kind,
-    reference: r.reference,
-    nameEnc: r.name_enc,
-    contactEnc: r.contact_enc,
-  }));
 }

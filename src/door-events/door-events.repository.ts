@@ -6,6 +6,8 @@
 import { sql, type Kysely } from 'kysely';
 import { isPostgres } from '../db/database.js';
 import type { Database } from '../db/schema.js';
+import { groupByPartition, partitionTable } from './partitions.js';
+import { ensurePartitions } from './partitions.repository.js';
 import type { CsvMappingValue, EventResult, SourceKind } from './door-events.rules.js';
 
 export type Executor = Kysely<Database>;
@@ -241,19 +243,20 @@ export interface NewEvent {
  * PostgreSQL unnests one array per column. The id is assigned by the database in arrival order
  * (0007_door_events_keys).
  */
-function insertChunk(db: Executor, sourceId: string, receivedAt: number, events: NewEvent[]) {
+function insertChunk(db: Executor, table: string, sourceId: string, receivedAt: number, events: NewEvent[]) {
+  const into = sql.table(table);
   if (isSqlite(db)) {
     const rows = JSON.stringify(
       events.map((e) => [e.sourceEventId, e.occurredAt, e.doorId, e.tagCode, e.result, e.rawPayload]),
     );
     // `where true` tells SQLite's parser that `on conflict` belongs to the insert (upsert), not to a join.
-    return sql`insert into door_events
+    return sql`insert into ${into}
         (source_id, source_event_id, occurred_at, received_at, door_id, tag_code, result, raw_payload)
       select ${sourceId}, value ->> 0, value ->> 1, ${receivedAt}, value ->> 2, value ->> 3, value ->> 4, value ->> 5
       from jsonb_each(${rows}) where true
       on conflict (source_id, source_event_id) do nothing`.execute(db);
   }
-  return sql`insert into door_events
+  return sql`insert into ${into}
       (source_id, source_event_id, occurred_at, received_at, door_id, tag_code, result, raw_payload)
     select ${sourceId}, u.sid, u.occ, ${receivedAt}, u.door, u.tag, u.res, u.raw
     from unnest(${events.map((e) => e.sourceEventId)}::text[], ${events.map((e) => e.occurredAt)}::bigint[],
@@ -264,8 +267,9 @@ function insertChunk(db: Executor, sourceId: string, receivedAt: number, events:
 }
 
 /**
- * Inserts a batch of one source, skipping events already stored for (source, source event id).
- * Returns how many rows were actually inserted.
+ * Inserts a batch of one source into the partitions of the hours its events occurred in (creating
+ * them as needed, in the caller's transaction), skipping events already stored for (source,
+ * source event id) in that hour. Returns how many rows were actually inserted.
  */
 export async function insertEvents(
   db: Executor,
@@ -273,10 +277,15 @@ export async function insertEvents(
   receivedAt: number,
   events: NewEvent[],
 ): Promise<number> {
+  const byHour = groupByPartition(events);
+  await ensurePartitions(db, byHour.keys(), receivedAt);
   let inserted = 0;
-  for (let i = 0; i < events.length; i += INSERT_CHUNK) {
-    const result = await insertChunk(db, sourceId, receivedAt, events.slice(i, i + INSERT_CHUNK));
-    inserted += Number(result.numAffectedRows ?? 0);
+  for (const [hour, inHour] of byHour) {
+    for (let i = 0; i < inHour.length; i += INSERT_CHUNK) {
+      const chunk = inHour.slice(i, i + INSERT_CHUNK);
+      const result = await insertChunk(db, partitionTable(hour), sourceId, receivedAt, chunk);
+      inserted += Number(result.numAffectedRows ?? 0);
+    }
   }
   return inserted;
 }

@@ -14,6 +14,7 @@ import { doorEventRoutes } from './door-events.routes.js';
 import { DoorEventService } from './door-events.service.js';
 import { keyTagRoutes } from './key-tags.routes.js';
 import { KeyTagService } from './key-tags.service.js';
+import { allDoorEvents } from './partitions.repository.js';
 
 const PRINCIPALS: Record<string, Principal> = {
   admin: {
@@ -184,12 +185,10 @@ describe('door-event HTTP routes', () => {
     const pretty = JSON.stringify(event('raw-2'), null, 2);
     const response = await send(`[\n  ${asSent},\n  ${pretty}\n]\n`);
     expect(response.json()).toMatchObject({ received: 2, accepted: 2, rejected: [] });
-    const rows = await db.kysely
-      .selectFrom('door_events')
-      .select(['source_event_id', 'tag_code', 'raw_payload'])
-      .where('source_event_id', 'in', ['raw-1', 'raw-2'])
-      .orderBy('source_event_id')
-      .execute();
+    const rows = (await allDoorEvents(db.kysely))
+      .filter((r) => ['raw-1', 'raw-2'].includes(r.source_event_id))
+      .map((r) => ({ source_event_id: r.source_event_id, tag_code: r.tag_code, raw_payload: r.raw_payload }))
+      .sort((a, b) => a.source_event_id.localeCompare(b.source_event_id));
     expect(rows).toEqual([
       // The text as sent (here with an escape in it); a pretty-printed record is kept compact.
       { source_event_id: 'raw-1', tag_code: 'TAG-1', raw_payload: asSent },

@@ -9,6 +9,7 @@ import type { AlarmRow, Database, ErasureRecordRow } from '../db/schema.js';
 import type { HoldScope } from '../holds/holds.rules.js';
 import { newId } from '../lib/ids.js';
 import type { ErasureTally } from './retention.rules.js';
+import { eventTable, livePartitions } from '../door-events/partitions.repository.js';
 
 export type Executor = Kysely<Database>;
 
@@ -261,16 +262,18 @@ export async function activeCameraIds(db: Executor): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-// --- door events --------------------------------------------------------------------------------
+// --- door events (hourly partitions, src/door-events/partitions.ts) -----------------------------
 
+/** The `offset`-th event time in [from, before) of one hour's partition, ascending. */
 export async function eventBoundary(
   db: Executor,
+  hour: number,
   from: number,
   before: number,
   offset: number,
 ): Promise<number | null> {
   const row = await db
-    .selectFrom('door_events')
+    .selectFrom(eventTable(hour))
     .select('occurred_at')
     .where('occurred_at', '>=', from)
     .where('occurred_at', '<', before)
@@ -282,15 +285,19 @@ export async function eventBoundary(
 }
 
 /**
- * Deletes the unheld door events in [from, to) with one set-based statement (the raw payload
- * goes with its row, M 6.7) and returns per door what was erased, for the erasure record. No
- * row travels to the application: PostgreSQL aggregates the DELETE's RETURNING on the server;
- * SQLite counts first in the same write transaction (a single writer, so nothing can slip in).
+ * Deletes the unheld door events in [from, to) of one hour's partition with one set-based
+ * statement (the raw payload goes with its row, M 6.7) and returns per door what was erased, for
+ * the erasure record. No row travels to the application: PostgreSQL aggregates the DELETE's
+ * RETURNING on the server; SQLite counts first in the same write transaction (a single writer,
+ * so nothing can slip in). Used where a hold keeps the hour from being dropped whole, and for the
+ * hour that retention's cut-off falls in.
  */
 export async function eraseEventRange(
   trx: Executor,
+  hour: number,
   range: { from: number; to: number; holds: readonly HoldScope[] },
 ): Promise<ErasureTally[]> {
+  const table = eventTable(hour);
   const holds = range.holds.filter((h) => h.to > range.from && h.from < range.to);
   const unheld = (eb: ExpressionBuilder<Database, 'door_events'>) => {
     const held = eventHeldSql(eb, holds);
@@ -300,7 +307,7 @@ export async function eraseEventRange(
   let rows: GroupCount[];
   if (isPostgres(trx)) {
     const gone = trx
-      .deleteFrom('door_events')
+      .deleteFrom(table)
       .where(unheld)
       .returning((eb) => [
         'door_id',
@@ -321,16 +328,16 @@ export async function eraseEventRange(
       .execute();
     rows = result.map(groupCount);
   } else {
-    rows = (await eventGroups(trx).where(unheld).execute()).map(groupCount);
-    if (rows.length > 0) await trx.deleteFrom('door_events').where(unheld).execute();
+    rows = (await eventGroups(trx, hour).where(unheld).execute()).map(groupCount);
+    if (rows.length > 0) await trx.deleteFrom(table).where(unheld).execute();
   }
   return rows.map((r) => ({ targetType: 'door', ...r }));
 }
 
-/** Per door: count, payload bytes and time range of the selected door events. */
-const eventGroups = (db: Executor) =>
+/** Per door: count, payload bytes and time range of the selected door events of one hour. */
+const eventGroups = (db: Executor, hour: number) =>
   db
-    .selectFrom('door_events')
+    .selectFrom(eventTable(hour))
     .select((eb) => [
       'door_id as targetId',
       eb.fn.countAll<number>().as('count'),
@@ -340,22 +347,61 @@ const eventGroups = (db: Executor) =>
     ])
     .groupBy('door_id');
 
+/**
+ * Per door, what a whole hour's partition holds with row ids in (aboveId, toId]: the erasure
+ * record of a dropped hour. Read before the drop's transactions (it reads every row, which must
+ * not happen under the write lock); rows that arrive later are counted in the last one.
+ */
+export async function eventTallies(
+  db: Executor,
+  hour: number,
+  ids: { above: number; to?: number },
+): Promise<ErasureTally[]> {
+  let query = eventGroups(db, hour).where('id', '>', ids.above);
+  if (ids.to !== undefined) query = query.where('id', '<=', ids.to);
+  return (await query.execute()).map((r) => ({ targetType: 'door', ...groupCount(r) }));
+}
+
+/** Adds per-door counts of several hours into one line per door. */
+function mergeByDoor(groups: GroupCount[]): GroupCount[] {
+  const byDoor = new Map<string, GroupCount>();
+  for (const g of groups) {
+    const seen = byDoor.get(g.targetId);
+    byDoor.set(
+      g.targetId,
+      seen
+        ? {
+            targetId: g.targetId,
+            count: seen.count + g.count,
+            bytes: seen.bytes + g.bytes,
+            from: Math.min(seen.from, g.from),
+            to: Math.max(seen.to, g.to),
+          }
+        : g,
+    );
+  }
+  return [...byDoor.values()];
+}
+
 export async function oldestUnheldEvent(
   db: Executor,
   before: number,
   holds: readonly HoldScope[],
 ): Promise<{ doorId: string; occurredAt: number } | undefined> {
-  const row = await db
-    .selectFrom('door_events')
-    .select(['door_id', 'occurred_at'])
-    .where((eb) => {
-      const held = eventHeldSql(eb, holds);
-      return held ? eb.and([eb('occurred_at', '<', before), eb.not(held)]) : eb('occurred_at', '<', before);
-    })
-    .orderBy('occurred_at')
-    .limit(1)
-    .executeTakeFirst();
-  return row ? { doorId: row.door_id, occurredAt: Number(row.occurred_at) } : undefined;
+  for (const hour of await livePartitions(db, { to: before })) {
+    const row = await db
+      .selectFrom(eventTable(hour))
+      .select(['door_id', 'occurred_at'])
+      .where((eb) => {
+        const held = eventHeldSql(eb, holds);
+        return held ? eb.and([eb('occurred_at', '<', before), eb.not(held)]) : eb('occurred_at', '<', before);
+      })
+      .orderBy('occurred_at')
+      .limit(1)
+      .executeTakeFirst();
+    if (row) return { doorId: row.door_id, occurredAt: Number(row.occurred_at) };
+  }
+  return undefined;
 }
 
 export async function eventCounts(
@@ -364,19 +410,26 @@ export async function eventCounts(
   holds: readonly HoldScope[],
   held: boolean,
 ): Promise<GroupCount[]> {
-  const rows = await eventGroups(db)
-    .where((eb) => {
-      const predicate = eventHeldSql(eb, holds);
-      const base = eb('occurred_at', '<', before);
-      if (held) return predicate ? eb.and([base, predicate]) : eb.lit(false);
-      return predicate ? eb.and([base, eb.not(predicate)]) : base;
-    })
-    .execute();
-  return rows.map(groupCount);
+  const groups: GroupCount[] = [];
+  for (const hour of await livePartitions(db, { to: before })) {
+    const rows = await eventGroups(db, hour)
+      .where((eb) => {
+        const predicate = eventHeldSql(eb, holds);
+        const base = eb('occurred_at', '<', before);
+        if (held) return predicate ? eb.and([base, predicate]) : eb.lit(false);
+        return predicate ? eb.and([base, eb.not(predicate)]) : base;
+      })
+      .execute();
+    groups.push(...rows.map(groupCount));
+  }
+  return mergeByDoor(groups);
 }
 
 export async function anyDoorEvents(db: Executor): Promise<boolean> {
-  return (await db.selectFrom('door_events').select('occurred_at').limit(1).executeTakeFirst()) !== undefined;
+  for (const hour of await livePartitions(db)) {
+    if (await db.selectFrom(eventTable(hour)).select('id').limit(1).executeTakeFirst()) return true;
+  }
+  return false;
 }
 
 // --- exports ------------------------------------------------------------------------------------

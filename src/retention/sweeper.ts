@@ -19,6 +19,8 @@ import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
 import type { Logger } from '../lib/logger.js';
 import { retentionMs, type Policy } from '../policy/index.js';
+import * as partitions from '../door-events/partitions.repository.js';
+import { droppable, partitionEnd, partitionStart } from '../door-events/partitions.js';
 import * as repo from './retention.repository.js';
 import {
   bytesToFree,
@@ -451,27 +453,95 @@ export class RetentionSweeper {
     );
   }
 
-  /** Door events go in one transaction per batch: delete the range and add the erasure record. */
-  private eraseEvents(record: ErasureContext, before: number): Promise<{ erased: number; bytes: number }> {
+  /**
+   * Door events live in hourly partitions. An hour that ended before the cut-off and that no hold
+   * reaches into is dropped whole (`dropEventHour`); in any other hour, unheld rows go in batches,
+   * one transaction per batch that deletes a time range and adds the erasure record. A partition
+   * a crash left half dropped is finished first.
+   */
+  private async eraseEvents(record: ErasureContext, before: number): Promise<{ erased: number; bytes: number }> {
+    const total = { erased: 0, bytes: 0 };
+    const add = (done: { erased: number; bytes: number }) => {
+      total.erased += done.erased;
+      total.bytes += done.bytes;
+    };
+    for (const left of await partitions.erasingPartitions(this.deps.db)) add(await this.finishEventHour(record, left));
+    for (const hour of await partitions.livePartitions(this.deps.db, { to: before })) {
+      if (partitionStart(hour) >= before) break;
+      if (droppable(hour, before, await activeHoldScopes(this.deps.db))) {
+        const dropped = await this.dropEventHour(record, hour);
+        if (dropped) {
+          add(dropped);
+          continue;
+        }
+      }
+      add(await this.eraseEventRows(record, hour, Math.min(before, partitionEnd(hour))));
+      if (partitionEnd(hour) <= before) await this.timed((trx) => partitions.dropIfEmpty(trx, hour));
+    }
+    return total;
+  }
+
+  /** Unheld events of one hour before `before`, in batches of one transaction each. */
+  private eraseEventRows(record: ErasureContext, hour: number, before: number) {
     return this.walkBatches(
-      (from, offset) => repo.eventBoundary(this.deps.db, from, before, offset),
+      (from, offset) => repo.eventBoundary(this.deps.db, hour, from, before, offset),
       () => this.eventBatch,
       before,
       async (from, to) => {
         const now = this.deps.clock.now();
         const { value: tallies, ms } = await this.timed(async (trx) => {
           await lockHolds(trx);
-          const erased = await repo.eraseEventRange(trx, { from, to, holds: await activeHoldScopes(trx) });
+          const erased = await repo.eraseEventRange(trx, hour, { from, to, holds: await activeHoldScopes(trx) });
           await repo.addErasures(trx, { ...record, now }, erased);
           return erased;
         });
         this.eventBatch = nextBatchSize(this.eventBatch, ms, this.eventLimits);
-        return tallies.reduce((sum, t) => ({ count: sum.count + t.count, bytes: sum.bytes + t.bytes }), {
-          count: 0,
-          bytes: 0,
-        });
+        return sumTallies(tallies);
       },
     );
+  }
+
+  /**
+   * Drops an expired, unheld hour of door events: count it per door (a read, outside any write
+   * transaction), then mark it and write its erasure record in one transaction that re-checks the
+   * holds under the holds lock, then drop its indexes and its table, each in a transaction of its
+   * own so that none holds the write lock long. Null when a hold created meanwhile reaches into
+   * the hour: its rows then go one by one.
+   */
+  private async dropEventHour(record: ErasureContext, hour: number) {
+    const countedToId = await partitions.highestId(this.deps.db, hour);
+    const tallies = await repo.eventTallies(this.deps.db, hour, { above: 0, to: countedToId });
+    const now = this.deps.clock.now();
+    const { value: marked } = await this.timed(async (trx) => {
+      await lockHolds(trx);
+      if (!droppable(hour, partitionEnd(hour), await activeHoldScopes(trx))) return false;
+      if (!(await partitions.markErasing(trx, hour, countedToId))) return false;
+      await repo.addErasures(trx, { ...record, now }, tallies);
+      return true;
+    });
+    if (!marked) return null;
+    const counted = sumTallies(tallies);
+    const late = await this.finishEventHour(record, { hour, countedToId });
+    return { erased: counted.count + late.erased, bytes: counted.bytes + late.bytes };
+  }
+
+  /**
+   * Drops a marked hour's indexes, then its table. Rows that came in after the count (an event
+   * accepted just inside its retention on a slower clock) are counted in the table's own
+   * transaction, so the erasure records match what went.
+   */
+  private async finishEventHour(record: ErasureContext, hour: { hour: number; countedToId: number }) {
+    for (const index of partitions.partitionIndexNames(hour.hour))
+      await this.timed((trx) => partitions.dropPartitionIndex(trx, index));
+    const now = this.deps.clock.now();
+    const { value: late } = await this.timed(async (trx) => {
+      await partitions.lockPartition(trx, hour.hour);
+      const tallies = await repo.eventTallies(trx, hour.hour, { above: hour.countedToId });
+      await repo.addErasures(trx, { ...record, now }, tallies);
+      await partitions.dropPartitionTable(trx, hour.hour);
+      return sumTallies(tallies);
+    });
+    return { erased: late.count, bytes: late.bytes };
   }
 
   private async eraseExports(record: ErasureContext, before: number): Promise<{ erased: number; bytes: number }> {
@@ -694,6 +764,9 @@ export class RetentionSweeper {
     return plan;
   }
 }
+
+const sumTallies = (tallies: readonly { count: number; bytes: number }[]) =>
+  tallies.reduce((sum, t) => ({ count: sum.count + t.count, bytes: sum.bytes + t.bytes }), { count: 0, bytes: 0 });
 
 const emptyDisk = (): DiskStatus => ({
   checked: false,
