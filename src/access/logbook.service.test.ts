@@ -303,6 +303,22 @@ describe.each(DIALECTS)('logbook on %s', (dialect) => {
       );
       expect(r).toMatchObject({ ok: false, problem: { seq: 8, message: expect.stringContaining('does not link') } });
     });
+    it('a prev_hash one character off and every record after it re-hashed (links are compared to the last byte)', async () => {
+      const r = await tampered(async (t) => {
+        const rows = await t.selectFrom('logbook_records').select(['seq', 'body', 'hash']).orderBy('seq').execute();
+        // Record 8 no longer links to record 7 by its last character only; from there on the
+        // chain is consistent again, up to a new head.
+        const link = rows[6]!.hash;
+        let prev = link.slice(0, 63) + (link.endsWith('0') ? '1' : '0');
+        for (const row of rows.slice(7)) {
+          const hash = chainTextHash(prev, row.body);
+          await t.updateTable('logbook_records').set({ prev_hash: prev, hash }).where('seq', '=', row.seq).execute();
+          prev = hash;
+        }
+        await t.updateTable('chain_heads').set({ hash: prev }).where('chain', '=', 'logbook').execute();
+      });
+      expect(r).toMatchObject({ ok: false, problem: { seq: 8, message: expect.stringContaining('does not link') } });
+    });
     it('a prev_hash one character short and a hash one longer, keeping their joined text (range blobs are cut by length)', async () => {
       // Joined, the two columns still read "previous hash, this hash": a reader that cut the
       // records out of one blob at fixed places would find every link and hash right.
