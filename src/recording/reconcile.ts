@@ -198,7 +198,7 @@ async function reconcileCamera(
     }
     const indexer = new RunIndexer(deps, cameraId, run, { live: false, indexed });
     indexer.markEnded();
-    const result = await indexer.poll();
+    const result = await indexer.poll().finally(() => indexer.close());
     report.filesIndexed += result.indexed.length;
     report.filesRemoved += result.removed.length;
   }

@@ -167,6 +167,31 @@ describe('the recorder (SQLite)', () => {
     expect((await findHealth(r.db.kysely, real))?.state).toBe('stopped');
   }, 30_000);
 
+  it('indexes a segment as soon as its list entry is written (inotify), not at the next timer pass; without a watch the timer indexes', async () => {
+    // A long timer interval: a watched run's segments are indexed well before the next pass.
+    const watched = await rig('sqlite', 1, { pollIntervalMs: 4_000 });
+    const timed = await rig('sqlite', 1, { pollIntervalMs: 4_000, watchLists: false });
+    const cameras = await Promise.all([watched, timed].map((r) => r.world.camera({ streamUrl: fileUrl(clip) })));
+    await Promise.all([watched.manager.start(), timed.manager.start()]);
+    await new Promise((resolve) => setTimeout(resolve, 11_000));
+    const [watchedRows, timedRows] = await Promise.all([rowsOf(watched, cameras[0]!), rowsOf(timed, cameras[1]!)]);
+    // The watch is in place from the first timer pass (4 s) on. A row's delay (written minus
+    // ended) is the anchor's offset plus the wait for indexing: constant when each segment is
+    // indexed as it closes, spread over the interval when the timer indexes several at once.
+    const late = (rows: typeof watchedRows) => rows.filter((row) => row.startAt >= rows[0]!.startAt + 5_000);
+    const spread = (rows: typeof watchedRows) => {
+      const delays = late(rows).map((row) => row.createdAt - row.endAt);
+      return Math.max(...delays) - Math.min(...delays);
+    };
+    expect(late(watchedRows).length).toBeGreaterThanOrEqual(3);
+    expect(spread(watchedRows)).toBeLessThan(1_000);
+    expect(late(timedRows).length).toBeGreaterThanOrEqual(3);
+    expect(spread(timedRows)).toBeGreaterThan(1_500);
+    for (const r of [watched, timed]) await r.manager.stop();
+    await expectIndexConsistent(watched, cameras[0]!);
+    await expectIndexConsistent(timed, cameras[1]!);
+  }, 40_000);
+
   it('activating and deactivating in the registry starts and stops recording at the next sync', async () => {
     const r = await rig('sqlite', 1);
     const cameraId = await r.world.camera({ streamUrl: fileUrl(clip), inactive: true });

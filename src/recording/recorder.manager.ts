@@ -1,13 +1,16 @@
 /**
  * The recorder (issue 4): one supervised ffmpeg per camera that may record (mayRecord), each
  * writing MPEG-TS segments by stream copy straight into `<recordings>/<cameraId>/`, a segment
- * list per run, and a pid file. One timer indexes closed segments, detects stalls, stops
- * hidden cameras at their end date and keeps camera health; another re-reads the registry.
+ * list per run, and a pid file. A change of a run's segment list (inotify, fs.watch) indexes
+ * the segment that just closed; one timer detects stalls, stops hidden cameras at their end
+ * date, keeps camera health and indexes what no watch covers (a list not yet created, a
+ * failed watch, an ended run); another re-reads the registry.
  *
  * Credentials: the stream URL with credentials exists only in ffmpeg's arguments. Everything
  * logged or stored about a process (arguments, stderr, errors) is redacted by the supervisor
  * and again here before it reaches camera_health.last_error.
  */
+import { watch, type FSWatcher } from 'node:fs';
 import { readFile, readdir, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
@@ -37,7 +40,6 @@ import {
   type RecorderCamera,
 } from './recording.repository.js';
 import {
-  DEFAULT_REANCHOR_TOLERANCE_MS,
   healthChanged,
   healthWriteDue,
   isStalled,
@@ -46,7 +48,7 @@ import {
   stallAfterMs,
   type HealthEvent,
 } from './recording.rules.js';
-import { RunIndexer, type RecordingLogger } from './segment-indexer.js';
+import { RunIndexer, SegmentRowBatcher, type RecordingLogger } from './segment-indexer.js';
 import { cameraDirectory, removeFile, RUN_LIST, runListPath } from './segment-files.js';
 
 export interface RecorderDeps {
@@ -70,8 +72,13 @@ export interface RecorderDeps {
 }
 
 export interface RecorderOptions {
-  /** How often closed segments are indexed and health is updated. */
+  /**
+   * How often the timer pass runs: stall detection, health, hidden cameras' end dates, and
+   * indexing of runs whose segment list is not watched.
+   */
   pollIntervalMs?: number;
+  /** Index on changes of the segment list (inotify) rather than on the timer. Default true. */
+  watchLists?: boolean;
   /** How often the registry is re-read (cameras activated, deactivated, changed). */
   syncIntervalMs?: number;
   /** No new segment for this long: restart and report. Default three segment lengths. */
@@ -97,6 +104,9 @@ export interface RecorderStatus {
 }
 
 const PID_FILE = '.ffmpeg.pid';
+/** A listed segment whose file is not closed yet is looked at again this often, this many times. */
+const CLOSE_RETRY_MS = 50;
+const CLOSE_RETRIES = 10;
 const MAX_ERROR_LENGTH = 500;
 
 class CameraRecorder {
@@ -109,6 +119,12 @@ class CameraRecorder {
   stopped: Promise<void> | undefined;
   /** Indexing passes of this camera run one after another (timer, stop and sync may overlap). */
   polling: Promise<void> = Promise.resolve();
+  /** inotify watches on the segment lists of live runs, by run. */
+  readonly watchers = new Map<string, FSWatcher>();
+  /** A pass woken by a list change is queued and has not started reading yet. */
+  changeQueued = false;
+  /** Retries of a change pass whose segment was listed before its file was closed. */
+  closeRetries = 0;
   /** Set when the stall detector ended the process: its exit reports the stall, not the signal. */
   stallReport: string | undefined;
   health: HealthRecord | null;
@@ -146,16 +162,20 @@ export class RecorderManager {
   /** Run start per camera, so that a new run never reuses an earlier stamp (even if the clock stands still). */
   private readonly lastRunStart = new Map<string, number>();
   private readonly healthWrites = new Map<string, Promise<void>>();
+  /** Rows of segments that every camera seals at about the same moment go in one transaction. */
+  private readonly segmentRows: SegmentRowBatcher;
 
   constructor(
     private readonly deps: RecorderDeps,
     options: RecorderOptions = {},
   ) {
     const segmentMs = deps.segmentSeconds * 1000;
+    this.segmentRows = new SegmentRowBatcher(deps.db);
     this.options = {
       // A quarter segment: a closed segment is indexed soon after, and idle passes stay rare
       // (they are most of the recorder's own CPU when ffmpeg only copies).
       pollIntervalMs: options.pollIntervalMs ?? Math.min(2_500, Math.max(250, segmentMs / 4)),
+      watchLists: options.watchLists ?? true,
       syncIntervalMs: options.syncIntervalMs ?? 15_000,
       stallAfterMs: options.stallAfterMs ?? stallAfterMs(deps.segmentSeconds),
       downAfterMs: options.downAfterMs ?? Math.max(60_000, 6 * segmentMs),
@@ -356,13 +376,14 @@ export class RecorderManager {
     const runStartedAt = Math.max(this.deps.clock.now(), previous + 1);
     this.lastRunStart.set(recorder.cameraId, runStartedAt);
     const run = runStamp(runStartedAt);
-    // A close is seen at the first poll after it, up to a poll interval late: only lateness
-    // beyond that says the anchor is off. With a tolerance below the interval, every close seen
-    // late moved the anchor forward and left a false gap of 2-2.5 s in the index.
-    const reanchorToleranceMs = DEFAULT_REANCHOR_TOLERANCE_MS + this.options.pollIntervalMs;
+    // The tolerance for a late close is the default plus how late each pass may read the list
+    // (readLatenessMs): a change wakes a pass at once, a timer's pass comes up to an interval late.
     recorder.runs.set(
       run,
-      new RunIndexer(this.deps, recorder.cameraId, run, { live: true, anchor: runStartedAt, reanchorToleranceMs }),
+      new RunIndexer({ ...this.deps, segmentRows: this.segmentRows }, recorder.cameraId, run, {
+        live: true,
+        anchor: runStartedAt,
+      }),
     );
     recorder.currentRun = run;
     recorder.lastProgress = this.options.monotonic();
@@ -386,7 +407,11 @@ export class RecorderManager {
   }
 
   private onExit(recorder: CameraRecorder, info: ExitInfo): void {
-    if (recorder.currentRun) recorder.runs.get(recorder.currentRun)?.markEnded();
+    if (recorder.currentRun) {
+      recorder.runs.get(recorder.currentRun)?.markEnded();
+      // The list of an ended run changes no more: the timer's pass indexes its last files.
+      unwatch(recorder, recorder.currentRun);
+    }
     if (recorder.stopping) return;
     const stall = recorder.stallReport;
     recorder.stallReport = undefined;
@@ -413,11 +438,15 @@ export class RecorderManager {
     const { cameraId } = recorder;
     recorder.stopping = true;
     const result = await recorder.process.stop();
-    for (const indexer of recorder.runs.values()) indexer.markEnded();
+    for (const [run, indexer] of recorder.runs) {
+      indexer.markEnded();
+      unwatch(recorder, run);
+    }
     // Whatever is left unindexed here (e.g. the database is away) start-up reconciliation indexes.
-    await this.pollRecorder(recorder).catch((error: unknown) => {
+    await this.pollRecorder(recorder, 'timer').catch((error: unknown) => {
       this.deps.logger.error({ err: error, cameraId }, 'indexing the last segments failed');
     });
+    for (const indexer of recorder.runs.values()) await indexer.close().catch(() => undefined);
     await removeFile(join(recorder.directory, PID_FILE));
     await this.updateHealth(cameraId, { type: 'stopped' });
     this.recorders.delete(cameraId);
@@ -437,7 +466,12 @@ export class RecorderManager {
             await this.stopCamera(recorder.cameraId, 'hidden camera reached its end date');
             return;
           }
-          await this.pollRecorder(recorder);
+          // Watched runs are indexed on change; the timer only finishes a segment whose list
+          // entry came before its file was closed. A run watched from this pass on is read
+          // once more, for what it listed before.
+          const due = [...recorder.runs].some(([run, indexer]) => !recorder.watchers.has(run) || indexer.hasPending);
+          this.watchLists(recorder);
+          if (due) await this.pollRecorder(recorder, 'timer');
           this.checkStall(recorder);
           await this.updateHealth(recorder.cameraId, { type: 'tick' });
         } catch (error) {
@@ -447,15 +481,58 @@ export class RecorderManager {
     );
   }
 
-  private pollRecorder(recorder: CameraRecorder): Promise<void> {
-    const pass = recorder.polling.then(() => this.pollRecorderOnce(recorder));
+  private pollRecorder(recorder: CameraRecorder, wokenBy: 'timer' | 'change'): Promise<void> {
+    const pass = recorder.polling.then(() => this.pollRecorderOnce(recorder, wokenBy));
     recorder.polling = pass.catch(() => undefined);
     return pass;
   }
 
-  private async pollRecorderOnce(recorder: CameraRecorder): Promise<void> {
+  // --- segment lists watched (inotify) ---
+
+  /**
+   * Watches the segment list of each live run that has none yet. ffmpeg creates the list once
+   * its input is open (a clip at once, a camera after connecting), so the timer's pass tries
+   * until it exists; until then, and wherever watching fails, that pass indexes the run.
+   */
+  private watchLists(recorder: CameraRecorder): void {
+    if (!this.options.watchLists || recorder.stopping) return;
     for (const [run, indexer] of recorder.runs) {
-      const result = await indexer.poll();
+      if (indexer.isEnded || recorder.watchers.has(run)) continue;
+      let watcher: FSWatcher;
+      try {
+        watcher = watch(runListPath(recorder.directory, run), { persistent: false });
+      } catch {
+        continue; // Not created yet, or no inotify watch left: the timer indexes this run.
+      }
+      watcher.on('change', () => this.listChanged(recorder));
+      watcher.on('error', (error) => {
+        this.deps.logger.warn({ err: error, cameraId: recorder.cameraId }, 'segment list watch failed');
+        unwatch(recorder, run);
+      });
+      recorder.watchers.set(run, watcher);
+    }
+  }
+
+  /** ffmpeg appended to a segment list: a segment closed just now. One pass at a time is queued. */
+  private listChanged(recorder: CameraRecorder): void {
+    if (recorder.changeQueued || recorder.stopping) return;
+    recorder.changeQueued = true;
+    this.pollRecorder(recorder, 'change').catch((error: unknown) => {
+      this.deps.logger.error({ err: error, cameraId: recorder.cameraId }, 'indexing a closed segment failed');
+    });
+  }
+
+  private async pollRecorderOnce(recorder: CameraRecorder, wokenBy: 'timer' | 'change'): Promise<void> {
+    if (wokenBy === 'change') recorder.changeQueued = false;
+    let waitingForClose = false;
+    for (const [run, indexer] of recorder.runs) {
+      // A watched list is read at most moments after ffmpeg wrote it when a change woke this
+      // pass; a timer's pass reads a watched list late by an unknown amount (the change's own
+      // pass came first or failed), an unwatched one by at most the interval.
+      const watched = recorder.watchers.has(run);
+      const readLatenessMs = watched ? (wokenBy === 'change' ? 0 : null) : this.options.pollIntervalMs;
+      const result = await indexer.poll({ readLatenessMs });
+      if (watched && indexer.hasPending) waitingForClose = true;
       for (const segment of result.indexed) {
         recorder.lastProgress = this.options.monotonic();
         const before = recorder.health?.state;
@@ -466,7 +543,18 @@ export class RecorderManager {
           });
         }
       }
-      if (indexer.isFinished) recorder.runs.delete(run);
+      if (indexer.isFinished) {
+        recorder.runs.delete(run);
+        unwatch(recorder, run);
+      }
+    }
+    // ffmpeg lists a segment just before it closes the file and opens the next: a change can
+    // arrive a moment too early. Look again shortly (the entry keeps the time it was read).
+    if (wokenBy === 'change' && waitingForClose && recorder.closeRetries < CLOSE_RETRIES && !recorder.stopping) {
+      recorder.closeRetries += 1;
+      this.options.timers.setTimeout(() => this.listChanged(recorder), CLOSE_RETRY_MS);
+    } else if (!waitingForClose) {
+      recorder.closeRetries = 0;
     }
   }
 
@@ -587,6 +675,11 @@ export class RecorderManager {
       await removeFile(pidFile);
     }
   }
+}
+
+function unwatch(recorder: CameraRecorder, run: string): void {
+  recorder.watchers.get(run)?.close();
+  recorder.watchers.delete(run);
 }
 
 function signal(pid: number, name: NodeJS.Signals): void {

@@ -13,6 +13,7 @@ import {
   insertDefect,
   insertMaintenanceCheck,
   insertSegment,
+  insertSegments,
   isUniqueViolation,
   lastSystemCheckAt,
   latestSegment,
@@ -109,6 +110,18 @@ describe.each(DIALECTS)('recording repository on %s', (dialect) => {
     await insertSegment(db.kysely, first);
     const error = await insertSegment(db.kysely, { ...first, id: newId() }).catch((e: unknown) => e);
     expect(isUniqueViolation(error)).toBe(true);
+  });
+
+  it('inserts several segments in one call, telling which files already had a row; listings see them', async () => {
+    const existing = segment(cameraA, 1);
+    await insertSegment(db.kysely, existing);
+    const batch = [segment(cameraA, 0), { ...existing, id: newId() }, segment(cameraB, 2)];
+    expect(await insertSegments(db.kysely, batch)).toEqual([true, false, true]);
+    expect(await insertSegments(db.kysely, [])).toEqual([]);
+    const rows = await listSegments(db.kysely, cameraA, T0, T0 + DAY);
+    expect(rows.map((r) => r.id)).toEqual([batch[0]!.id, existing.id]);
+    expect(rows[0]).toEqual(batch[0]);
+    expect((await listSegments(db.kysely, cameraB, T0, T0 + DAY)).map((r) => r.id)).toEqual([batch[2]!.id]);
   });
 
   it('keeps one health row per camera (upsert)', async () => {

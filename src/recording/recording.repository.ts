@@ -4,7 +4,8 @@
  * Playback, export and the retention sweeper read segments through these functions too.
  */
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { isPostgres } from '../db/database.js';
+import type SqliteDatabase from 'better-sqlite3';
+import { isPostgres, sqliteHandle } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 import { BUCKET_MS, bucketOf, MAX_BUCKETS_PER_LISTING, segmentCacheFor } from './segment-cache.js';
 
@@ -63,21 +64,65 @@ const segmentRecord = (r: SegmentRow): SegmentRecord => ({
   erasingAt: numOrNull(r.erasing_at),
 });
 
+function segmentRow(r: SegmentRecord) {
+  return {
+    id: r.id,
+    camera_id: r.cameraId,
+    file: r.file,
+    start_at: r.startAt,
+    end_at: r.endAt,
+    bytes: r.bytes,
+    sha256: r.sha256,
+    created_at: r.createdAt,
+    erasing_at: r.erasingAt,
+  };
+}
+
 export async function insertSegment(db: Executor, r: SegmentRecord): Promise<void> {
-  await db
-    .insertInto('segments')
-    .values({
-      id: r.id,
-      camera_id: r.cameraId,
-      file: r.file,
-      start_at: r.startAt,
-      end_at: r.endAt,
-      bytes: r.bytes,
-      sha256: r.sha256,
-      created_at: r.createdAt,
-      erasing_at: r.erasingAt,
-    })
-    .execute();
+  await db.insertInto('segments').values(segmentRow(r)).execute();
+}
+
+const segmentInsertStatements = new WeakMap<SqliteDatabase.Database, SqliteDatabase.Statement>();
+
+/**
+ * Inserts the rows of several sealed segments in one transaction; per record, true when it was
+ * inserted, false when a row for its file already exists. The recorder writes every camera's
+ * segments this way: cameras close segments at about the same moment, and a transaction per
+ * row (Kysely compiling and SQLite preparing each) was a good part of its own CPU (issue 4).
+ * On SQLite the statement is prepared once per connection, and run inside the transaction,
+ * which holds the connection.
+ */
+export async function insertSegments(db: Kysely<Database>, records: readonly SegmentRecord[]): Promise<boolean[]> {
+  if (records.length === 0) return [];
+  return db.transaction().execute(async (trx) => {
+    const handle = sqliteHandle(trx);
+    if (handle) {
+      let statement = segmentInsertStatements.get(handle);
+      if (!statement) {
+        statement = handle.prepare(
+          'INSERT INTO segments (id, camera_id, file, start_at, end_at, bytes, sha256, created_at, erasing_at) ' +
+            'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (file) DO NOTHING',
+        );
+        segmentInsertStatements.set(handle, statement);
+      }
+      const prepared = statement;
+      return records.map(
+        (r) =>
+          prepared.run(r.id, r.cameraId, r.file, r.startAt, r.endAt, r.bytes, r.sha256, r.createdAt, r.erasingAt)
+            .changes === 1,
+      );
+    }
+    const inserted: boolean[] = [];
+    for (const r of records) {
+      const result = await trx
+        .insertInto('segments')
+        .values(segmentRow(r))
+        .onConflict((oc) => oc.column('file').doNothing())
+        .executeTakeFirst();
+      inserted.push(Number(result.numInsertedOrUpdatedRows ?? 0) === 1);
+    }
+    return inserted;
+  });
 }
 
 /**

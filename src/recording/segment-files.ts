@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, open, unlink } from 'node:fs/promises';
+import { access, open, unlink, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, join, resolve, sep } from 'node:path';
 
 export const RECORDINGS_DIRECTORY = 'recordings';
@@ -68,16 +68,19 @@ const SEAL_BUFFER_MIN_BYTES = 1024 * 1024;
 const idleSealBuffers: Buffer[] = [];
 let sealBuffersOut = 0;
 const sealBufferWaiters: (() => void)[] = [];
+/** The largest file sealed so far: buffers are sized for it, so a seal is one read. */
+let largestSealed = 0;
 
-async function takeSealBuffer(bytes: number): Promise<Buffer> {
+async function takeSealBuffer(): Promise<Buffer> {
   while (idleSealBuffers.length === 0 && sealBuffersOut >= SEAL_BUFFERS) {
     await new Promise<void>((resolve) => sealBufferWaiters.push(resolve));
   }
   sealBuffersOut += 1;
   const buffer = idleSealBuffers.pop();
-  if (buffer && buffer.length >= bytes) return buffer;
+  // One byte more than the largest file, so a file of that size ends with a short read.
+  if (buffer && buffer.length > largestSealed) return buffer;
   // Room to grow: segments of one camera vary in size with the scene.
-  return Buffer.allocUnsafeSlow(Math.max(SEAL_BUFFER_MIN_BYTES, Math.ceil(bytes * 1.25)));
+  return Buffer.allocUnsafeSlow(Math.max(SEAL_BUFFER_MIN_BYTES, Math.ceil(largestSealed * 1.25) + 1));
 }
 
 function returnSealBuffer(buffer: Buffer): void {
@@ -89,30 +92,30 @@ function returnSealBuffer(buffer: Buffer): void {
 /**
  * Reads a closed file once to hash it and syncs it, so the row written afterwards never
  * points at bytes that a power cut could still take back. The file was just written, so the
- * read comes from the page cache. The file is closed (it no longer grows), so it is read in
- * one call of its size and hashed in one update; fdatasync on the open descriptor flushes the
- * data and the size, not the times, which nobody needs back after a crash. SHA-256 itself is
- * most of the cost (see bench/recording-cpu).
+ * read comes from the page cache. The file is closed (it no longer grows), so it is read to
+ * its end without asking its size first: one read into a buffer larger than any segment so
+ * far (a short read is the end), hashed in one update. fdatasync on the open descriptor
+ * flushes the data and the size, not the times, which nobody needs back after a crash.
+ * SHA-256 itself is most of the cost (see bench/recording-cpu).
  */
 export async function sealFile(path: string): Promise<SealedFile> {
   const handle = await open(path, constants.O_RDONLY);
   try {
-    const { size } = await handle.stat();
     const hash = createHash('sha256');
     let bytes = 0;
-    const buffer = await takeSealBuffer(size + 1);
+    const buffer = await takeSealBuffer();
     try {
-      // Normally one read. Reads on to the end, in case the file is longer than stat said.
       for (;;) {
         const { bytesRead } = await handle.read(buffer, 0, buffer.length, bytes);
         if (bytesRead === 0) break;
         hash.update(buffer.subarray(0, bytesRead));
         bytes += bytesRead;
-        if (bytesRead < buffer.length && bytes >= size) break;
+        if (bytesRead < buffer.length) break;
       }
     } finally {
       returnSealBuffer(buffer);
     }
+    largestSealed = Math.max(largestSealed, bytes);
     await handle.datasync();
     return { bytes, sha256: hash.digest('hex') };
   } finally {
@@ -130,6 +133,20 @@ export async function fsyncDirectory(path: string): Promise<void> {
     if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
   } finally {
     await handle.close();
+  }
+}
+
+/** A directory opened for fsyncDirectoryHandle (the recorder keeps each camera's open). */
+export function openDirectory(path: string): Promise<FileHandle> {
+  return open(path, constants.O_RDONLY);
+}
+
+/** fsyncDirectory on a directory kept open. */
+export async function fsyncDirectoryHandle(handle: FileHandle): Promise<void> {
+  try {
+    await handle.sync();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
   }
 }
 

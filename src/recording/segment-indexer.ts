@@ -5,7 +5,7 @@
  * file of a run that ended abruptly has no list entry: it is probed, indexed if it plays and
  * removed if it does not. Used live by the recorder and at start-up by reconciliation.
  */
-import { open, stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
@@ -14,8 +14,9 @@ import { newId } from '../lib/ids.js';
 import type { MediaTools } from '../media/ffmpeg.js';
 import { redactText } from '../media/redact.js';
 import { listSegments, parseSegmentName, SEGMENT_EXTENSION } from '../media/segment-recorder.js';
-import { insertSegment, isUniqueViolation, latestSegment, type SegmentRecord } from './recording.repository.js';
+import { insertSegments, latestSegment, type SegmentRecord } from './recording.repository.js';
 import {
+  DEFAULT_REANCHOR_TOLERANCE_MS,
   parseSegmentList,
   placeSegment,
   placeTruncatedSegment,
@@ -27,6 +28,8 @@ import {
   cameraDirectory,
   fileExists,
   fsyncDirectory,
+  fsyncDirectoryHandle,
+  openDirectory,
   removeFile,
   runListPath,
   sealFile,
@@ -46,7 +49,60 @@ export interface IndexerDeps {
   media: Pick<MediaTools, 'probe'>;
   logger: RecordingLogger;
   recordingsDir: string;
+  /** Writes segment rows; default one transaction per row. The recorder batches (SegmentRowBatcher). */
+  segmentRows?: SegmentRowWriter;
 }
+
+export interface SegmentRowWriter {
+  /** Inserts the row; false when a row for its file already exists. */
+  insert(record: SegmentRecord): Promise<boolean>;
+}
+
+/**
+ * Gathers the rows of segments sealed within a few ms of each other (every camera closes a
+ * segment at about the same moment) into one transaction (insertSegments). A failed batch is
+ * retried row by row, so one bad row fails only its own segment.
+ */
+export class SegmentRowBatcher implements SegmentRowWriter {
+  private queue: { record: SegmentRecord; resolve: (inserted: boolean) => void; reject: (error: unknown) => void }[] =
+    [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly windowMs = 20,
+  ) {}
+
+  insert(record: SegmentRecord): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ record, resolve, reject });
+      this.timer ??= setTimeout(() => void this.flush(), this.windowMs);
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.timer = undefined;
+    const batch = this.queue.splice(0);
+    try {
+      const inserted = await insertSegments(
+        this.db,
+        batch.map((b) => b.record),
+      );
+      batch.forEach((b, i) => b.resolve(inserted[i]!));
+    } catch {
+      for (const b of batch) {
+        await insertSegments(this.db, [b.record]).then(
+          ([inserted]) => b.resolve(inserted!),
+          (error: unknown) => b.reject(error),
+        );
+      }
+    }
+  }
+}
+
+const singleRows = (db: Kysely<Database>): SegmentRowWriter => ({
+  insert: async (record) => (await insertSegments(db, [record]))[0]!,
+});
 
 export interface RunIndexerOptions {
   /** Wall-clock ms of the run's stream time 0; defaults to the run stamp in the file names. */
@@ -58,7 +114,17 @@ export interface RunIndexerOptions {
   live: boolean;
   /** Files of this run that already have rows (reconciliation), with their times. */
   indexed?: ReadonlyMap<string, { startAt: number; endAt: number }>;
+  /** How far a computed end may lag the moment an entry was read, beyond the pass's own lateness. */
   reanchorToleranceMs?: number;
+}
+
+export interface PollOptions {
+  /**
+   * At most how long after ffmpeg wrote a list entry this pass reads it: 0 when a change of
+   * the list woke it (inotify), the poll interval for a timer's pass, null when unknown (the
+   * entries read then bound nothing). A live run only; default null.
+   */
+  readLatenessMs?: number | null;
 }
 
 export interface PollResult {
@@ -70,6 +136,8 @@ export interface PollResult {
 interface PendingEntry extends SegmentListEntry {
   /** When the entry was first read; only for the last entry of a read (see readList). */
   seenAt: number | null;
+  /** How late that read could be, beyond the moment ffmpeg wrote the entry. */
+  readLatenessMs: number;
 }
 
 function nextSegmentName(name: string): string | undefined {
@@ -88,6 +156,12 @@ export class RunIndexer {
   private readonly handled = new Set<string>();
   private ended = false;
   private finished = false;
+  /** The segment list, open while the run is indexed: a pass reads what was appended, one call. */
+  private listHandle: FileHandle | undefined;
+  private listBuffer = Buffer.allocUnsafe(1024);
+  /** The camera directory, open for its fsyncs. */
+  private directoryHandle: FileHandle | undefined;
+  private readonly rows: SegmentRowWriter;
 
   constructor(
     private readonly deps: IndexerDeps,
@@ -99,6 +173,7 @@ export class RunIndexer {
     const stamp = parseSegmentName(`${run}-000000${SEGMENT_EXTENSION}`);
     if (!stamp) throw new RangeError(`not a run stamp: ${run}`);
     this.timeline = { anchor: options.anchor ?? stamp.runStartedAt, lastEnd: null };
+    this.rows = deps.segmentRows ?? singleRows(deps.db);
     for (const name of options.indexed?.keys() ?? []) this.handled.add(name);
   }
 
@@ -115,6 +190,21 @@ export class RunIndexer {
     if (latest && latest.endAt > this.timeline.anchor) this.timeline = { ...this.timeline, lastEnd: latest.endAt };
   }
 
+  /**
+   * A live run's segments never start before the run did. ffmpeg reads a clip slightly ahead
+   * of real time, so a close seen the moment it is listed (inotify) can come a few ms before
+   * its computed end; the anchor then moves back (a segment never ends after it was seen
+   * closed) and would put the first segment's start before the run's, over the previous run.
+   * A larger difference is a clock set back, which the anchor follows.
+   */
+  private notBeforeRunStart(placed: PlacedSegment): PlacedSegment {
+    const runStart = this.options.live ? this.options.anchor : undefined;
+    if (runStart === undefined || placed.startAt >= runStart) return placed;
+    if (runStart - placed.startAt > DEFAULT_REANCHOR_TOLERANCE_MS) return placed;
+    const endAt = Math.max(placed.endAt, runStart + 1);
+    return { startAt: runStart, endAt, timeline: { ...placed.timeline, lastEnd: endAt } };
+  }
+
   /** The process of this run exited: its last file is closed too. */
   markEnded(): void {
     this.ended = true;
@@ -129,12 +219,17 @@ export class RunIndexer {
     return this.finished;
   }
 
+  /** True while list entries wait for their file to close (the next file to appear). */
+  get hasPending(): boolean {
+    return this.pending.length > 0;
+  }
+
   /** Reads new list entries and indexes every segment that is closed by now. */
-  async poll(): Promise<PollResult> {
+  async poll(options: PollOptions = {}): Promise<PollResult> {
     const result: PollResult = { indexed: [], removed: [] };
     if (this.finished) return result;
     const ended = this.ended; // decided before reading, so no file can close unseen in between
-    await this.readList();
+    await this.readList(this.options.live ? (options.readLatenessMs ?? null) : null);
     let synced = false;
     while (this.pending.length > 0) {
       const entry = this.pending[0]!;
@@ -153,7 +248,8 @@ export class RunIndexer {
       this.handled.add(entry.name);
       await this.startAfterEarlierRuns();
       const seenAt = this.options.live ? entry.seenAt : null;
-      const placed = placeSegment(this.timeline, entry, seenAt, this.options.reanchorToleranceMs);
+      const toleranceMs = (this.options.reanchorToleranceMs ?? DEFAULT_REANCHOR_TOLERANCE_MS) + entry.readLatenessMs;
+      const placed = this.notBeforeRunStart(placeSegment(this.timeline, entry, seenAt, toleranceMs));
       this.reportReanchor(entry, seenAt, placed);
       const outcome = await this.indexFile(entry.name, placed.startAt, placed.endAt);
       if (typeof outcome === 'object' || outcome === 'exists') this.timeline = placed.timeline;
@@ -163,11 +259,28 @@ export class RunIndexer {
     }
     if (ended && this.pending.length === 0) {
       await this.indexUnlisted(result);
-      this.finished = true;
       synced = true;
     }
-    if (synced) await fsyncDirectory(this.directory);
+    if (synced) await this.syncDirectory();
+    if (ended && this.pending.length === 0) {
+      this.finished = true;
+      await this.close();
+    }
     return result;
+  }
+
+  /** Closes the files a live run keeps open; poll opens them again if called later. */
+  async close(): Promise<void> {
+    const handles = [this.listHandle, this.directoryHandle];
+    this.listHandle = undefined;
+    this.directoryHandle = undefined;
+    for (const handle of handles) await handle?.close();
+  }
+
+  private async syncDirectory(): Promise<void> {
+    if (!this.options.live) return fsyncDirectory(this.directory);
+    this.directoryHandle ??= await openDirectory(this.directory);
+    await fsyncDirectoryHandle(this.directoryHandle);
   }
 
   /**
@@ -193,37 +306,50 @@ export class RunIndexer {
     else this.deps.logger.info(details, 'segment time line re-anchored');
   }
 
-  private async readList(): Promise<void> {
-    const path = runListPath(this.directory, this.run);
-    let handle;
-    try {
-      // One stat when nothing was added, which is most passes.
-      if ((await stat(path)).size <= this.listOffset) return;
-      handle = await open(path, 'r');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw error;
+  private async readList(readLatenessMs: number | null): Promise<void> {
+    if (!this.listHandle) {
+      try {
+        this.listHandle = await open(runListPath(this.directory, this.run), 'r');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw error;
+      }
     }
-    try {
-      const { size } = await handle.stat();
-      if (size <= this.listOffset) return;
-      const buffer = Buffer.alloc(size - this.listOffset);
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, this.listOffset);
-      const { entries, consumed } = parseSegmentList(buffer.subarray(0, bytesRead).toString('utf8'));
-      this.listOffset += consumed;
-      // Only the newest entry of a read was closed just now; older ones in the same read
-      // may have closed earlier (ffmpeg writes the first segments in a burst after probing
-      // the stream), so they bound nothing and follow the anchor as it is.
-      const seenAt = this.deps.clock.now();
-      const ours = entries.filter((entry) => parseSegmentName(entry.name)?.run === this.run);
-      ours.forEach((entry, i) => {
-        this.listed.add(entry.name);
-        this.lastListedIndex = Math.max(this.lastListedIndex, parseSegmentName(entry.name)?.index ?? -1);
-        this.pending.push({ ...entry, seenAt: i === ours.length - 1 ? seenAt : null });
+    // What was appended since the last pass: normally one line, one read.
+    let length = 0;
+    for (;;) {
+      if (length === this.listBuffer.length) {
+        const grown = Buffer.allocUnsafe(this.listBuffer.length * 2);
+        this.listBuffer.copy(grown);
+        this.listBuffer = grown;
+      }
+      const { bytesRead } = await this.listHandle.read(
+        this.listBuffer,
+        length,
+        this.listBuffer.length - length,
+        this.listOffset + length,
+      );
+      length += bytesRead;
+      if (length < this.listBuffer.length) break;
+    }
+    if (length === 0) return;
+    // latin1: one character per byte, so `consumed` is a byte count (the list is ASCII).
+    const { entries, consumed } = parseSegmentList(this.listBuffer.toString('latin1', 0, length));
+    this.listOffset += consumed;
+    // Only the newest entry of a read was closed just now; older ones in the same read
+    // may have closed earlier (ffmpeg writes the first segments in a burst after probing
+    // the stream), so they bound nothing and follow the anchor as it is.
+    const seenAt = readLatenessMs === null ? null : this.deps.clock.now();
+    const ours = entries.filter((entry) => parseSegmentName(entry.name)?.run === this.run);
+    ours.forEach((entry, i) => {
+      this.listed.add(entry.name);
+      this.lastListedIndex = Math.max(this.lastListedIndex, parseSegmentName(entry.name)?.index ?? -1);
+      this.pending.push({
+        ...entry,
+        seenAt: i === ours.length - 1 ? seenAt : null,
+        readLatenessMs: readLatenessMs ?? 0,
       });
-    } finally {
-      await handle.close();
-    }
+    });
   }
 
   /**
@@ -259,13 +385,7 @@ export class RunIndexer {
       createdAt: this.deps.clock.now(),
       erasingAt: null,
     };
-    try {
-      await insertSegment(this.deps.db, record);
-    } catch (error) {
-      if (isUniqueViolation(error)) return 'exists';
-      throw error;
-    }
-    return record;
+    return (await this.rows.insert(record)) ? record : 'exists';
   }
 
   /**
