@@ -41,7 +41,10 @@
  *
  * Default is a short run (8 cameras, 60 s). The target run, on a quiet machine:
  *   RECORDING_BENCH_CAMERAS=32 RECORDING_BENCH_SECONDS=600 npm run bench recording-cpu
- * (BENCH_CAMERAS / BENCH_SECONDS are read too.) On a shared machine, compare per process with
+ * (BENCH_CAMERAS / BENCH_SECONDS are read too.) RECORDING_BENCH_SOURCE=rtsp records from GStreamer's
+ * RTSP server (one mount per camera relaying the clip, test/rtsp) instead of ffmpeg looping the
+ * clip file: the work of a real camera's stream (RTSP over TCP, RTP depacketising), for which
+ * ffmpeg spends more CPU per segment while Protocam's share stays the same. On a shared machine, compare per process with
  * RECORDING_BENCH_LAYOUT=side-by-side (see SIDE_BY_SIDE). RECORDING_BENCH_PROFILE=<file> writes
  * the main thread's CPU profile of the steady window (heavy: not for the numbers).
  */
@@ -63,7 +66,7 @@ import { pathToFileURL } from 'node:url';
 import { migrateToLatest, openDatabase } from '../src/db/database.js';
 import { systemClock } from '../src/lib/clock.js';
 import { createLogger } from '../src/lib/logger.js';
-import { fileLoopInputArgs, mediaProcessEnv, MediaTools } from '../src/media/ffmpeg.js';
+import { fileLoopInputArgs, mediaProcessEnv, MediaTools, rtspInputArgs } from '../src/media/ffmpeg.js';
 import { runStamp, segmentRecordingArgs } from '../src/media/segment-recorder.js';
 import { RecorderManager } from '../src/recording/recorder.manager.js';
 import { listSegments } from '../src/recording/recording.repository.js';
@@ -71,6 +74,7 @@ import { parseSegmentList } from '../src/recording/recording.rules.js';
 import type { RecordingLogger } from '../src/recording/segment-indexer.js';
 import { sealFile } from '../src/recording/segment-files.js';
 import { recordingWorld } from '../test/recording-fixtures.js';
+import { startRtspServer } from '../test/rtsp/rtsp-server.js';
 
 const CAMERAS = Number(process.env.RECORDING_BENCH_CAMERAS ?? process.env.BENCH_CAMERAS ?? 8);
 const SECONDS = Number(process.env.RECORDING_BENCH_SECONDS ?? process.env.BENCH_SECONDS ?? 60);
@@ -83,6 +87,8 @@ const SEGMENT_SECONDS = 10;
  * which do the same work, then differ by up to 20% (bench/results, issue 4).
  */
 const SIDE_BY_SIDE = process.env.RECORDING_BENCH_LAYOUT === 'side-by-side';
+/** `file` (default): ffmpeg loops the clip itself; `rtsp`: ffmpeg pulls one RTSP mount per camera. */
+const SOURCE = process.env.RECORDING_BENCH_SOURCE === 'rtsp' ? 'rtsp' : 'file';
 const TICKS = 100; // USER_HZ on Linux
 /**
  * The steady state: the run's first part (spawning every ffmpeg, reconciliation, compiling the
@@ -324,7 +330,7 @@ interface BareResult {
   streamGaps: ReturnType<typeof sumGaps>;
 }
 
-function startBare(ffmpeg: string, clip: string, root: string): BareRun {
+function startBare(ffmpeg: string, inputArgsOf: (camera: number) => string[], root: string): BareRun {
   const children: ChildProcess[] = [];
   const directories: string[] = [];
   const machineBefore = machineBusyMs();
@@ -335,7 +341,7 @@ function startBare(ffmpeg: string, clip: string, root: string): BareRun {
     mkdirSync(directory, { recursive: true });
     const runStartedAt = Date.now();
     const args = segmentRecordingArgs({
-      inputArgs: fileLoopInputArgs(clip),
+      inputArgs: inputArgsOf(i),
       directory,
       segmentSeconds: SEGMENT_SECONDS,
       runStartedAt,
@@ -369,6 +375,33 @@ export async function run(): Promise<Record<string, unknown>> {
   const clip = join(root, 'clip.ts');
   await makeClip(media.ffmpegPath, clip);
   const clipBitrate = (await media.probe(clip)).sizeBytes! / 20 / 125_000;
+  // The cameras: the clip looped by ffmpeg itself (`file`, the demo's source), or one RTSP mount
+  // per camera relaying it (`rtsp`, GStreamer's server as in the integration tests), which ffmpeg
+  // pulls over TCP as it pulls a real camera. The server's own CPU is the cameras', not counted.
+  // A network camera is activated only with a password (registry rules): every mount has one.
+  const login = { username: 'bench', password: 'bench-password-1' };
+  const rtsp =
+    SOURCE === 'rtsp'
+      ? await startRtspServer({
+          clip,
+          mounts: Array.from({ length: CAMERAS }, (_, i) => ({
+            path: `/cam${i}`,
+            user: login.username,
+            password: login.password,
+          })),
+        })
+      : undefined;
+  const ffmpegMajor = (await media.ffmpegVersion()).major;
+  // Protocam gets the address and the credentials apart (stored encrypted) and joins them.
+  const cameraInput = (i: number) =>
+    rtsp
+      ? { streamUrl: `rtsp://127.0.0.1:${rtsp.port}/cam${i}`, credentials: login }
+      : { streamUrl: pathToFileURL(clip).toString() };
+  // As the recorder builds them (recorder-source.ts, with the manager's default RTSP timeout).
+  const inputArgsOf = (i: number) =>
+    rtsp
+      ? rtspInputArgs(rtsp.url(`/cam${i}`), ffmpegMajor, { timeoutSeconds: Math.max(5, SEGMENT_SECONDS * 2) })
+      : fileLoopInputArgs(clip);
   const threadsBeforeDb = threadCpu();
   const db = openDatabase(`sqlite:${join(root, 'bench.db')}`);
   try {
@@ -378,14 +411,14 @@ export async function run(): Promise<Record<string, unknown>> {
     const loadBeforeBare = loadavg();
     let bare: BareResult | undefined;
     if (!SIDE_BY_SIDE) {
-      const bareRun = startBare(media.ffmpegPath, clip, root);
+      const bareRun = startBare(media.ffmpegPath, inputArgsOf, root);
       await sleep(SECONDS * 1000);
       bare = finishBare(bareRun);
     }
 
     const world = await recordingWorld(db.kysely, systemClock);
     const cameras: string[] = [];
-    for (let i = 0; i < CAMERAS; i++) cameras.push(await world.camera({ streamUrl: pathToFileURL(clip).toString() }));
+    for (let i = 0; i < CAMERAS; i++) cameras.push(await world.camera(cameraInput(i)));
     const logger = countingLogger();
     const manager = new RecorderManager({
       db: db.kysely,
@@ -400,7 +433,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const loadBeforeProtocam = loadavg();
     // A pause between the phases, for the machine to settle.
     if (!SIDE_BY_SIDE) await sleep(10_000);
-    const bareAlongside = SIDE_BY_SIDE ? startBare(media.ffmpegPath, clip, root) : undefined;
+    const bareAlongside = SIDE_BY_SIDE ? startBare(media.ffmpegPath, inputArgsOf, root) : undefined;
     const nodeBefore = process.cpuUsage();
     const threadsBefore = threadCpu();
     const reapedBefore = reapedChildrenCpuMs();
@@ -486,6 +519,7 @@ export async function run(): Promise<Record<string, unknown>> {
     return {
       cameras: CAMERAS,
       seconds: SECONDS,
+      source: SOURCE,
       segmentSeconds: SEGMENT_SECONDS,
       clipMbitPerSecond: +clipBitrate.toFixed(2),
       /**
@@ -551,6 +585,7 @@ export async function run(): Promise<Record<string, unknown>> {
     };
   } finally {
     await db.close();
+    await rtsp?.stop();
     rmSync(root, { recursive: true, force: true });
   }
 }
