@@ -34,17 +34,20 @@ export const tagOf = (i: number): string => `TAG-${String(i).padStart(5, '0')}`;
 const STAGING_COLUMNS = `id integer primary key, source_id text, source_event_id text, occurred_at bigint,
   received_at bigint, door_id text, tag_code text, result text, raw_payload text`;
 
-/** Each hour of the fill with the ids (x + 1) of its rows, a little wider: copies filter by time too. */
-function hourRanges(spec: FillSpec) {
+/**
+ * The hours that `rows` events spread evenly over [from, from + span) fall in (event x occurs at
+ * `from + floor(x * step)`), each with the event numbers x that may fall in it, a little wider:
+ * inserts filter by time exactly. Shared with bench/sweep.bench.ts.
+ */
+export function hourRanges(spec: { from: number; span: number; rows: number }) {
   const step = spec.span / spec.rows;
-  const out = [];
-  for (let hour = partitionOf(spec.from); partitionStart(hour) <= spec.from + spec.span; hour++) {
-    const lo = Math.max(0, Math.floor((partitionStart(hour) - spec.from) / step) - 2);
-    const hi = Math.min(spec.rows - 1, Math.ceil((partitionEnd(hour) - spec.from) / step) + 2);
-    if (lo <= hi)
-      out.push({ hour, firstId: lo + 1, lastId: hi + 1, start: partitionStart(hour), end: partitionEnd(hour) });
+  const hours = [];
+  for (let hour = partitionOf(spec.from); partitionStart(hour) < spec.from + spec.span; hour++) {
+    const first = Math.max(0, Math.floor((partitionStart(hour) - spec.from) / step) - 2);
+    const last = Math.min(spec.rows - 1, Math.ceil((partitionEnd(hour) - spec.from) / step) + 2);
+    if (first <= last) hours.push({ hour, first, last, start: partitionStart(hour), end: partitionEnd(hour) });
   }
-  return out;
+  return { step, hours };
 }
 
 const CHUNK = 2_000_000;
@@ -87,7 +90,7 @@ export function fillSqlite(path: string, spec: FillSpec): FillTimes {
                     x, strftime('%Y-%m-%dT%H:%M:%fZ', at / 1000.0, 'unixepoch'), door, tag,
                     CASE WHEN denied THEN 'denied' ELSE 'granted' END)
       FROM r`);
-    const hours = hourRanges(spec);
+    const { hours } = hourRanges(spec);
     const catalog = db.prepare(`INSERT INTO door_event_partitions (hour, state, created_at) VALUES (?, 'live', ?)`);
     let t = performance.now();
     db.transaction(() => {
@@ -107,7 +110,7 @@ export function fillSqlite(path: string, spec: FillSpec): FillTimes {
         db.prepare(
           `INSERT INTO ${partitionTable(r.hour)} SELECT * FROM fill_events
            WHERE id BETWEEN ? AND ? AND occurred_at >= ? AND occurred_at < ? ORDER BY id`,
-        ).run(r.firstId, r.lastId, r.start, r.end);
+        ).run(r.first + 1, r.last + 1, r.start, r.end);
         catalog.run(r.hour, Date.now());
       }
       db.exec('DROP TABLE fill_events');
@@ -133,7 +136,7 @@ export async function fillPostgres(url: string, spec: FillSpec): Promise<FillTim
     await client.query(`SET session_replication_role = replica`);
     const step = spec.span / spec.rows;
     let t = performance.now();
-    const hours = hourRanges(spec);
+    const { hours } = hourRanges(spec);
     await client.query('BEGIN');
     // Created in this transaction: with wal_level=minimal the inserted rows are not WAL-logged.
     await client.query(`CREATE TABLE fill_events (${STAGING_COLUMNS.replace('integer primary key', 'bigint')})`);
@@ -162,7 +165,7 @@ export async function fillPostgres(url: string, spec: FillSpec): Promise<FillTim
       await client.query(
         `INSERT INTO ${partitionTable(r.hour)} SELECT * FROM fill_events
          WHERE id BETWEEN $1 AND $2 AND occurred_at >= $3 AND occurred_at < $4`,
-        [r.firstId, r.lastId, r.start, r.end],
+        [r.first + 1, r.last + 1, r.start, r.end],
       );
       await client.query(`INSERT INTO door_event_partitions (hour, state, created_at) VALUES ($1, 'live', $2)`, [
         r.hour,

@@ -27,6 +27,7 @@ import pg from 'pg';
 import { startBackgroundCheckpoints } from '../src/db/checkpointer.js';
 import { migrateToLatest, openDatabase } from '../src/db/database.js';
 import { DAY, ManualClock, MINUTE } from '../src/lib/clock.js';
+import { hourRanges } from './door-events.fill.js';
 import { withEmbeddedPostgres } from './postgres.js';
 import { loadPolicy, retentionMs } from '../src/policy/index.js';
 import { RetentionSweeper, storageDirs } from '../src/retention/sweeper.js';
@@ -117,20 +118,8 @@ async function fill(path: string, recordingsDir: string, from: number, sweepAt: 
   return { segments: perCamera * CAMERAS, segmentFillSeconds: segmentSeconds, eventFillSeconds: eventSeconds };
 }
 
-/**
- * The hours of the day from `from`, each with the range of event numbers x whose time
- * `from + floor(x * step)` falls in it (a little wider; the insert filters by time exactly).
- */
-function eventHours(from: number, count: number) {
-  const step = (HOURS * 3_600_000) / count;
-  const hours = [];
-  for (let hour = partitionOf(from); partitionStart(hour) < from + HOURS * 3_600_000; hour++) {
-    const lo = Math.max(0, Math.floor((partitionStart(hour) - from) / step) - 2);
-    const hi = Math.min(count - 1, Math.ceil((partitionEnd(hour) - from) / step) + 2);
-    if (lo <= hi) hours.push({ hour, lo, hi });
-  }
-  return { step, hours };
-}
+/** The hours of the day from `from` that `count` evenly spread events fall in (see hourRanges). */
+const eventHours = (from: number, count: number) => hourRanges({ from, span: HOURS * 3_600_000, rows: count });
 
 /**
  * `count` door events spread evenly over the day from `from`, at random doors and tags, into the
@@ -145,7 +134,7 @@ function insertEvents(
 ) {
   const { step, hours } = eventHours(from, count);
   db.transaction(() => {
-    for (const { hour, lo, hi } of hours) {
+    for (const { hour, first: lo, last: hi } of hours) {
       db.prepare(
         `insert into ${table(hour)} (source_id, source_event_id, occurred_at, received_at, door_id, tag_code, result, raw_payload)
          with recursive c(x) as (select @lo union all select x + 1 from c where x < @hi),
@@ -298,7 +287,7 @@ async function fillPostgres(
     t = performance.now();
     await partitions(fillHours(from, sweepAt));
     const { step, hours } = eventHours(from, EVENTS);
-    for (const { hour, lo, hi } of hours) {
+    for (const { hour, first: lo, last: hi } of hours) {
       await client.query(
         `insert into ${partitionTable(hour)} (source_id, source_event_id, occurred_at, received_at, door_id, tag_code, result, raw_payload)
          select 'src', 'ev-' || x, at, at + 2000,

@@ -148,12 +148,7 @@ export async function witnesses(
   }
   // Ordered by tag, then by holder reference, a tag without holder first (the same on both databases).
   const text = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-  return [...found.values()].sort(
-    (a, b) =>
-      text(a.tagCode, b.tagCode) ||
-      text(a.reference ?? '', b.reference ?? '') ||
-      (a.reference ? 1 : 0) - (b.reference ? 1 : 0),
-  );
+  return [...found.values()].sort((a, b) => text(a.tagCode, b.tagCode) || text(a.reference ?? '', b.reference ?? ''));
 }
 
 function witnessesInHour(db: Executor, hour: number, q: { doorIds: string[]; from: number; to: number }) {

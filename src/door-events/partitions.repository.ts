@@ -139,17 +139,11 @@ export async function dropPartitionIndex(db: Executor, name: string): Promise<vo
 }
 
 /**
- * PostgreSQL: takes the table's lock before counting its last rows, so no insert can land between
- * that count and the drop. (SQLite's write transaction already excludes every other writer.)
+ * PostgreSQL: takes a marked partition's lock before counting its last rows, so no insert can land
+ * between that count and the drop. (SQLite's write transaction already excludes every other writer.)
  */
 export async function lockPartition(trx: Executor, hour: number): Promise<void> {
-  if (!isPostgres(trx)) return;
-  const exists = await trx
-    .selectFrom('door_event_partitions')
-    .select('hour')
-    .where('hour', '=', hour)
-    .executeTakeFirst();
-  if (exists) await sql`lock table ${sql.table(partitionTable(hour))} in access exclusive mode`.execute(trx);
+  if (isPostgres(trx)) await sql`lock table ${sql.table(partitionTable(hour))} in access exclusive mode`.execute(trx);
 }
 
 /** Drops a marked partition's table and its catalog row. */

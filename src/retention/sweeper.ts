@@ -466,9 +466,11 @@ export class RetentionSweeper {
       total.bytes += done.bytes;
     };
     for (const left of await partitions.erasingPartitions(this.deps.db)) add(await this.finishEventHour(record, left));
+    // Read once: which hours look droppable. dropEventHour checks again under the holds lock.
+    const holds = await activeHoldScopes(this.deps.db);
     for (const hour of await partitions.livePartitions(this.deps.db, { to: before })) {
       if (partitionStart(hour) >= before) break;
-      if (droppable(hour, before, await activeHoldScopes(this.deps.db))) {
+      if (droppable(hour, before, holds)) {
         const dropped = await this.dropEventHour(record, hour);
         if (dropped) {
           add(dropped);
