@@ -423,9 +423,9 @@ async function sweepRun(dir: string, postgresUrl: string | null): Promise<Record
   };
   const probing$ = probe();
   const t = performance.now();
-  const result = await sweeper.sweep();
+  // The probe stops whatever the sweep does, so a failed sweep reports its own error.
+  const result = await sweeper.sweep().finally(() => (probing = false));
   const sweepSeconds = seconds(t);
-  probing = false;
   await probing$;
   clearInterval(sampler);
   const { latencies, busy } = worker

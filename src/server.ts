@@ -87,6 +87,8 @@ export async function openRuntime(config: Config, clock: Clock, logger: Logger):
   const db = openDatabase(config.databaseUrl, {
     onCheckpointError: (error) =>
       logger.error({ err: error }, 'background WAL checkpoints failed; SQLite checkpoints on commit again'),
+    onConnectionError: (error) =>
+      logger.warn({ err: error }, 'an idle PostgreSQL connection failed; the next query connects again'),
   });
   try {
     await migrateToLatest(db);

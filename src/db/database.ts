@@ -24,9 +24,20 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value))
  * Opens the database named by a URL: `sqlite:<path>` (or a bare path) or `postgres://...`.
  * A SQLite file gets its WAL checkpoints from a background thread (see checkpointer.ts).
  */
-export function openDatabase(url: string, options: { onCheckpointError?: (error: unknown) => void } = {}): Db {
+export interface OpenOptions {
+  onCheckpointError?: (error: unknown) => void;
+  /**
+   * PostgreSQL: an idle pooled connection failed (the server restarted, an administrator ended
+   * it, the network dropped). The pool discards it and the next query connects again. Without a
+   * listener, Node treats the pool's 'error' event as fatal and the whole server would exit.
+   */
+  onConnectionError?: (error: unknown) => void;
+}
+
+export function openDatabase(url: string, options: OpenOptions = {}): Db {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const pool = new pg.Pool({ connectionString: url, max: 10 });
+    pool.on('error', (error) => options.onConnectionError?.(error));
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { kysely, dialect: 'postgres', close: () => kysely.destroy() };
   }

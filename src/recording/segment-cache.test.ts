@@ -1,14 +1,16 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrateToLatest, openDatabase, type Db, type DialectName } from '../db/database.js';
 import * as m0011 from '../db/migrations/0011_recording_speed.js';
+import * as m0013 from '../db/migrations/0013_segment_buckets_per_statement.js';
 import { ManualClock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
 import { createPgDatabase, DIALECTS } from '../../test/db.js';
-import { recordingWorld } from '../../test/recording-fixtures.js';
+import { recordingWorld, waitFor } from '../../test/recording-fixtures.js';
 import { deleteSegments, insertSegment, listSegments, type SegmentRecord } from './recording.repository.js';
 import { BUCKET_MS, SegmentBucketCache, segmentCacheFor } from './segment-cache.js';
 
@@ -121,20 +123,132 @@ describe.each(DIALECTS)('listSegments from memory on %s', (dialect) => {
     expect(await listSegments(server.kysely, other, from, to)).toEqual(await truth(server, other, from, to));
   });
 
-  it('0011 keeps the segments indexed before it: they list, and later changes are seen', async () => {
+  it('0011 (and 0013) keep the segments indexed before it: they list, and later changes are seen', async () => {
     const [server, cli] = await twoHandles(dialect);
     open.push(server, cli);
     const world = await recordingWorld(server.kysely, new ManualClock('2026-03-02T10:00:00Z'));
     const camera = await world.camera({ streamUrl: 'file:///tmp/a.ts' });
     // The database as it was before 0011: segments, no counters, no triggers.
+    await m0013.down(server.kysely as Kysely<unknown>);
     await m0011.down(server.kysely as Kysely<unknown>);
     const early = [0, 1, 2, 400].map((i) => segment(camera, i));
     for (const row of early) await insertSegment(server.kysely, row);
     await m0011.up(server.kysely as Kysely<unknown>);
+    await m0013.up(server.kysely as Kysely<unknown>);
 
     const list = () => listSegments(server.kysely, camera, T0, T0 + 2 * BUCKET_MS);
     expect((await list()).map((s) => s.id)).toEqual(early.map((s) => s.id));
     await deleteSegments(cli.kysely, [early[1]!.id, early[3]!.id]);
     expect((await list()).map((s) => s.id)).toEqual([early[0]!.id, early[2]!.id]);
+  });
+});
+
+describe('segment hour counters on postgres (0013)', () => {
+  const open: Db[] = [];
+  afterEach(async () => {
+    for (const db of open.splice(0)) await db.close();
+  });
+  const versions = async (db: Db, cameraId: string) =>
+    (
+      await db.kysely
+        .selectFrom('segment_buckets')
+        .select(['bucket', 'version'])
+        .where('camera_id', '=', cameraId)
+        .orderBy('bucket')
+        .execute()
+    ).map((row) => [Number(row.bucket), Number(row.version)]);
+
+  it('raise each touched hour once per statement, however many rows it changed', async () => {
+    const db = openDatabase(await createPgDatabase());
+    open.push(db);
+    const camera = await (
+      await recordingWorld(db.kysely, new ManualClock('2026-03-02T10:00:00Z'))
+    ).camera({
+      streamUrl: 'file:///tmp/a.ts',
+    });
+    const hour = T0 / BUCKET_MS;
+    const rows = [0, 1, 2, 360, 361].map((i) => segment(camera, i));
+    // One statement for all five rows.
+    await db.kysely
+      .insertInto('segments')
+      .values(
+        rows.map((r) => ({
+          id: r.id,
+          camera_id: r.cameraId,
+          file: r.file,
+          start_at: r.startAt,
+          end_at: r.endAt,
+          bytes: r.bytes,
+          sha256: r.sha256,
+          created_at: r.createdAt,
+          erasing_at: null,
+        })),
+      )
+      .execute();
+    expect(await versions(db, camera)).toEqual([
+      [hour, 1],
+      [hour + 1, 1],
+    ]);
+    await db.kysely.updateTable('segments').set({ erasing_at: T0 }).where('camera_id', '=', camera).execute();
+    expect(await versions(db, camera)).toEqual([
+      [hour, 2],
+      [hour + 1, 2],
+    ]);
+    await deleteSegments(db.kysely, [rows[0]!.id, rows[1]!.id]);
+    expect(await versions(db, camera)).toEqual([
+      [hour, 3],
+      [hour + 1, 2],
+    ]);
+  });
+
+  it('a delete across hours next to marks in those hours waits instead of deadlocking', async () => {
+    // The sweeper marks one batch while the rows of the batch before are deleted. Per-row
+    // counters locked hours in row order, so these two transactions deadlocked.
+    const url = await createPgDatabase();
+    const db = openDatabase(url);
+    open.push(db);
+    const camera = await (
+      await recordingWorld(db.kysely, new ManualClock('2026-03-02T10:00:00Z'))
+    ).camera({
+      streamUrl: 'file:///tmp/a.ts',
+    });
+    // In this physical order: the delete below meets its later hour's row first.
+    const [r1, r2, r3, r4] = [0, 360, 1, 361].map((i) => segment(camera, i));
+    for (const row of [r1!, r2!, r3!, r4!]) await insertSegment(db.kysely, row);
+    const marker = new pg.Client({ connectionString: url });
+    const deleter = new pg.Client({ connectionString: url });
+    await marker.connect();
+    await deleter.connect();
+    try {
+      await marker.query('begin');
+      await marker.query('update segments set erasing_at = 1 where id = $1', [r1!.id]); // first hour
+      await deleter.query('begin');
+      const { rows: own } = await deleter.query<{ pid: number }>('select pg_backend_pid() as pid');
+      const deleting = deleter.query('delete from segments where id = any($1)', [[r2!.id, r3!.id]]);
+      await waitFor(
+        async () =>
+          (
+            await db.kysely
+              .selectFrom(sql<{ pid: number; wait_event_type: string | null }>`pg_stat_activity`.as('a'))
+              .select('wait_event_type')
+              .where('pid', '=', own[0]!.pid)
+              .executeTakeFirst()
+          )?.wait_event_type === 'Lock',
+        5_000,
+        'the delete to wait for the first hour',
+      );
+      await marker.query('update segments set erasing_at = 1 where id = $1', [r4!.id]); // second hour
+      await marker.query('commit');
+      await deleting;
+      await deleter.query('commit');
+    } finally {
+      await marker.end();
+      await deleter.end();
+    }
+    const left = await db.kysely.selectFrom('segments').select(['id', 'erasing_at']).orderBy('start_at').execute();
+    expect(left).toEqual([
+      { id: r1!.id, erasing_at: 1 },
+      { id: r4!.id, erasing_at: 1 },
+    ]);
   });
 });

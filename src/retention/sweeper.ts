@@ -436,21 +436,31 @@ export class RetentionSweeper {
   }
 
   /**
-   * Segments go one batch at a time: mark, delete the files, delete the rows. Marking the next
-   * batch while the previous one's files were unlinked measured no faster: the file system's
-   * unlink rate is the limit (bench/sweep.bench.ts reports it next to the sweep's rate).
+   * Segments go in batches: mark (with the erasure record), delete the files, delete the rows.
+   * The next batch is marked while the previous one's files are unlinked: marking is database
+   * work (PostgreSQL's server process, or SQLite on this thread) and unlinking is the file
+   * system's, in libuv's pool, so the two overlap. Every batch still goes mark -> files -> rows,
+   * and at most one batch waits marked, which a crash leaves to `reconcile`.
    */
-  private eraseSegments(record: ErasureContext, before: number): Promise<{ erased: number; bytes: number }> {
-    return this.walkBatches(
-      (from, offset) => repo.segmentBoundary(this.deps.db, from, before, offset),
-      () => this.segmentBatch,
-      before,
-      async (from, to) => {
-        const marked = await this.markSegmentBatch(record, from, to);
-        await this.finishSegmentBatch(marked);
-        return { count: marked.length, bytes: marked.reduce((sum, m) => sum + m.bytes, 0) };
-      },
-    );
+  private async eraseSegments(record: ErasureContext, before: number): Promise<{ erased: number; bytes: number }> {
+    let unlinking: Promise<void> = Promise.resolve();
+    try {
+      return await this.walkBatches(
+        (from, offset) => repo.segmentBoundary(this.deps.db, from, before, offset),
+        () => this.segmentBatch,
+        before,
+        async (from, to) => {
+          const marked = await this.markSegmentBatch(record, from, to);
+          await unlinking;
+          unlinking = this.finishSegmentBatch(marked);
+          // Awaited by the next batch or below; until then a failure must not count as unhandled.
+          unlinking.catch(() => undefined);
+          return { count: marked.length, bytes: marked.reduce((sum, m) => sum + m.bytes, 0) };
+        },
+      );
+    } finally {
+      await unlinking;
+    }
   }
 
   /**

@@ -11,6 +11,7 @@ import * as m0009logbookSpeed from './0009_logbook_speed.js';
 import * as m0010doorEventsSpeed from './0010_door_events_speed.js';
 import * as m0011recordingSpeed from './0011_recording_speed.js';
 import * as m0012doorEventPartitions from './0012_door_event_partitions.js';
+import * as m0013segmentBucketsPerStatement from './0013_segment_buckets_per_statement.js';
 
 /** All migrations, in order. Static imports so they work from `src/` (tests) and `dist/` alike. */
 export const migrations: Record<string, Migration> = {
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   '0010_door_events_speed': m0010doorEventsSpeed,
   '0011_recording_speed': m0011recordingSpeed,
   '0012_door_event_partitions': m0012doorEventPartitions,
+  '0013_segment_buckets_per_statement': m0013segmentBucketsPerStatement,
 };
