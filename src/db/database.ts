@@ -95,6 +95,36 @@ export function isPostgres(db: Kysely<Database>): boolean {
   return db.getExecutor().adapter instanceof PostgresAdapter;
 }
 
+/** Socket errors of a database server that is down, restarting or unreachable. */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+/** PostgreSQL: shutting down, crashed, starting up (57P0x), too many connections. Class 08 is any connection failure. */
+const POSTGRES_UNAVAILABLE = new Set(['57P01', '57P02', '57P03', '53300']);
+/** node-postgres's own messages for a connection that died or could not be had in time (they carry no code). */
+const POOL_CONNECTION_LOST = /^(Connection terminated|timeout exceeded when trying to connect)/;
+
+/**
+ * Whether a database error means the database server is away (restarting, down, unreachable)
+ * rather than a fault in the request: the statement did not commit, and the same request can
+ * succeed once the server is back (the pool connects again by itself).
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (UNREACHABLE.has(code) || POSTGRES_UNAVAILABLE.has(code) || /^08[0-9A-Z]{3}$/.test(code)) return true;
+  }
+  if (error instanceof AggregateError) return error.errors.some(isDatabaseUnavailable);
+  return POOL_CONNECTION_LOST.test(error.message);
+}
+
 /** PostgreSQL: serialization failure, deadlock victim, lock not available (lock_timeout). */
 const POSTGRES_BUSY = new Set(['40001', '40P01', '55P03']);
 

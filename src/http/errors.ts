@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
-import { isDatabaseBusy } from '../db/database.js';
+import { isDatabaseBusy, isDatabaseUnavailable } from '../db/database.js';
 import { isDomainError, type ErrorKind } from '../lib/errors.js';
 
 /** The one place where domain errors become HTTP: `{"error": {"code", "message", "details"?}}`. */
@@ -60,6 +60,14 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
       .status(503)
       .header('retry-after', '1')
       .send({ error: { code: 'database-busy', message: 'The database is busy; try again in a moment' } });
+  }
+  if (isDatabaseUnavailable(error)) {
+    // The database server is restarting or away: nothing was committed; the pool reconnects.
+    request.log.error({ err: error }, 'database unavailable');
+    return reply
+      .status(503)
+      .header('retry-after', '5')
+      .send({ error: { code: 'database-unavailable', message: 'The database cannot be reached; try again shortly' } });
   }
   // Database and programming errors never reach a client with their details.
   request.log.error({ err: error }, 'unhandled error');

@@ -409,6 +409,8 @@ export const en: Record<MessageKey, string> = {
 
   'error.unexpected': 'Something went wrong. Please try again.',
   'error.network-error': 'Protocam cannot be reached. Check the connection.',
+  'error.database-busy': 'The system is busy for a moment. Try again in a few seconds.',
+  'error.database-unavailable': 'The database cannot be reached for a moment. Try again in a few seconds.',
   'error.sign-in-failed': 'Username or password is wrong.',
   'error.account-locked': 'Too many failed attempts. The account is locked for a while.',
   'error.account-disabled': 'This account is disabled.',

@@ -409,6 +409,8 @@ export const nl = {
 
   'error.unexpected': 'Er ging iets mis. Probeer het opnieuw.',
   'error.network-error': 'Protocam is niet bereikbaar. Controleer de verbinding.',
+  'error.database-busy': 'Het systeem is even bezet. Probeer het over een paar seconden opnieuw.',
+  'error.database-unavailable': 'De database is even niet bereikbaar. Probeer het over een paar seconden opnieuw.',
   'error.sign-in-failed': 'Gebruikersnaam of wachtwoord klopt niet.',
   'error.account-locked': 'Te veel mislukte pogingen. Het account is tijdelijk geblokkeerd.',
   'error.account-disabled': 'Dit account is geblokkeerd.',
