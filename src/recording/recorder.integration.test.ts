@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Db } from '../db/database.js';
+import SqliteDatabase from 'better-sqlite3';
+import { sqliteHandle, type Db } from '../db/database.js';
 import { DAY, HOUR } from '../lib/clock.js';
 import { MediaTools } from '../media/ffmpeg.js';
 import { listSegments as listSegmentFilesIn } from '../media/segment-recorder.js';
@@ -148,6 +149,30 @@ describe.each(DIALECTS)('the recorder on %s', (dialect) => {
 });
 
 describe('the recorder (SQLite)', () => {
+  it('a database that cannot be written for longer than the stall time: no restart, every segment indexed after', async () => {
+    const r = await rig('sqlite', 1, { stallAfterMs: 1_500 });
+    // Fail fast instead of blocking the event loop in SQLite's busy handler.
+    sqliteHandle(r.db.kysely)!.pragma('busy_timeout = 20');
+    const cameraId = await r.world.camera({ streamUrl: fileUrl(clip) });
+    await r.manager.start();
+    await waitFor(async () => (await rowsOf(r, cameraId)).length >= 1, 15_000, 'a first indexed segment');
+    // Another process holds the write lock for three stall times (`protocam sweep`, a backup).
+    const other = new SqliteDatabase(sqliteHandle(r.db.kysely)!.name);
+    other.exec('begin immediate');
+    const before = (await rowsOf(r, cameraId)).length;
+    await new Promise((resolve) => setTimeout(resolve, 4_500));
+    other.exec('rollback');
+    other.close();
+    // The segments closed meanwhile are indexed by the next passes, not at the next start-up.
+    await waitFor(async () => (await rowsOf(r, cameraId)).length >= before + 5, 10_000, 'the held-up segments');
+    expect(r.manager.status()[0]!.starts).toBe(1);
+    expect(r.logs.some((line) => line.includes('"msg":"stalled"'))).toBe(false);
+    await r.manager.stop();
+    const rows = await rowsOf(r, cameraId);
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.startAt).toBe(rows[i - 1]!.endAt);
+    await expectIndexConsistent(r, cameraId);
+  }, 40_000);
+
   it('W 3.3: a dummy camera never records, even if its row says active', async () => {
     const r = await rig('sqlite', 1);
     const dummy = await r.world.camera({ kind: 'dummy', streamUrl: fileUrl(clip) });

@@ -383,6 +383,9 @@ export class RecorderManager {
       new RunIndexer({ ...this.deps, segmentRows: this.segmentRows }, recorder.cameraId, run, {
         live: true,
         anchor: runStartedAt,
+        // A closed segment is the camera's progress, indexed or not: a database that is away
+        // for a while must not make healthy cameras look stalled and restart (losing footage).
+        onListed: () => (recorder.lastProgress = this.options.monotonic()),
       }),
     );
     recorder.currentRun = run;
@@ -471,7 +474,12 @@ export class RecorderManager {
           // once more, for what it listed before.
           const due = [...recorder.runs].some(([run, indexer]) => !recorder.watchers.has(run) || indexer.hasPending);
           this.watchLists(recorder);
-          if (due) await this.pollRecorder(recorder, 'timer');
+          // A failed pass (the database is away) must not skip the stall check: the camera's
+          // progress is what ffmpeg listed (onListed), indexed or not.
+          if (due)
+            await this.pollRecorder(recorder, 'timer').catch((error: unknown) => {
+              this.deps.logger.error({ err: error, cameraId: recorder.cameraId }, 'indexing pass failed');
+            });
           this.checkStall(recorder);
           await this.updateHealth(recorder.cameraId, { type: 'tick' });
         } catch (error) {

@@ -116,6 +116,11 @@ export interface RunIndexerOptions {
   indexed?: ReadonlyMap<string, { startAt: number; endAt: number }>;
   /** How far a computed end may lag the moment an entry was read, beyond the pass's own lateness. */
   reanchorToleranceMs?: number;
+  /**
+   * Called when ffmpeg listed new segments of this run (it closed them), before any is indexed:
+   * the camera makes progress even while the database cannot take the rows.
+   */
+  onListed?: () => void;
 }
 
 export interface PollOptions {
@@ -246,12 +251,22 @@ export class RunIndexer {
       }
       if (this.handled.has(entry.name)) continue;
       this.handled.add(entry.name);
-      await this.startAfterEarlierRuns();
-      const seenAt = this.options.live ? entry.seenAt : null;
-      const toleranceMs = (this.options.reanchorToleranceMs ?? DEFAULT_REANCHOR_TOLERANCE_MS) + entry.readLatenessMs;
-      const placed = this.notBeforeRunStart(placeSegment(this.timeline, entry, seenAt, toleranceMs));
-      this.reportReanchor(entry, seenAt, placed);
-      const outcome = await this.indexFile(entry.name, placed.startAt, placed.endAt);
+      let placed: PlacedSegment;
+      let outcome: Awaited<ReturnType<RunIndexer['indexFile']>>;
+      try {
+        await this.startAfterEarlierRuns();
+        const seenAt = this.options.live ? entry.seenAt : null;
+        const toleranceMs = (this.options.reanchorToleranceMs ?? DEFAULT_REANCHOR_TOLERANCE_MS) + entry.readLatenessMs;
+        placed = this.notBeforeRunStart(placeSegment(this.timeline, entry, seenAt, toleranceMs));
+        outcome = await this.indexFile(entry.name, placed.startAt, placed.endAt);
+        this.reportReanchor(entry, seenAt, placed);
+      } catch (error) {
+        // The database is away or busy: the entry waits for the next pass, with the time it was
+        // seen, instead of leaving its file unindexed until the next start-up.
+        this.handled.delete(entry.name);
+        this.pending.unshift(entry);
+        throw error;
+      }
       if (typeof outcome === 'object' || outcome === 'exists') this.timeline = placed.timeline;
       if (typeof outcome === 'object') result.indexed.push(outcome);
       else if (outcome === 'removed') result.removed.push(entry.name);
@@ -341,6 +356,7 @@ export class RunIndexer {
     // the stream), so they bound nothing and follow the anchor as it is.
     const seenAt = readLatenessMs === null ? null : this.deps.clock.now();
     const ours = entries.filter((entry) => parseSegmentName(entry.name)?.run === this.run);
+    if (ours.length > 0) this.options.onListed?.();
     ours.forEach((entry, i) => {
       this.listed.add(entry.name);
       this.lastListedIndex = Math.max(this.lastListedIndex, parseSegmentName(entry.name)?.index ?? -1);
@@ -395,16 +411,18 @@ export class RunIndexer {
   private async indexUnlisted(result: PollResult): Promise<void> {
     for (const file of await this.unlistedCandidates()) {
       if (this.listed.has(file.name) || this.handled.has(file.name)) continue;
-      this.handled.add(file.name);
       const duration = await this.playableDuration(file.path);
       if (duration === null) {
+        this.handled.add(file.name);
         if (await removeFile(file.path)) result.removed.push(file.name);
         this.deps.logger.warn({ cameraId: this.cameraId, file: file.name }, 'unplayable segment removed');
         continue;
       }
+      // Handled only once its row is written: a failed write is tried again by the next pass.
       await this.startAfterEarlierRuns();
       const placed = placeTruncatedSegment(this.timeline, duration);
       const outcome = await this.indexFile(file.name, placed.startAt, placed.endAt);
+      this.handled.add(file.name);
       if (typeof outcome === 'object' || outcome === 'exists') this.timeline = placed.timeline;
       if (typeof outcome === 'object') result.indexed.push(outcome);
       else if (outcome === 'removed') result.removed.push(file.name);

@@ -1,0 +1,84 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sqliteHandle, type Db } from '../db/database.js';
+import { ManualClock } from '../lib/clock.js';
+import { mediaProcessEnv, MediaTools } from '../media/ffmpeg.js';
+import { runStamp } from '../media/segment-recorder.js';
+import { makeTestClip } from '../media/test-clips.js';
+import { createTestDb } from '../../test/db.js';
+import { collectingLogger, recordingWorld } from '../../test/recording-fixtures.js';
+import { listSegments } from './recording.repository.js';
+import { cameraDirectory } from './segment-files.js';
+import { RunIndexer } from './segment-indexer.js';
+
+const media = new MediaTools();
+let clip: string;
+const RUN_AT = Date.parse('2026-03-02T09:00:00.000Z');
+const RUN = runStamp(RUN_AT);
+
+beforeAll(async () => {
+  clip = join(mkdtempSync(join(tmpdir(), 'protocam-indexer-clip-')), 'clip.ts');
+  await makeTestClip(media.ffmpegPath, clip, { seconds: 3 });
+});
+
+describe('segment indexer while the database cannot be written', () => {
+  const open: Db[] = [];
+  afterEach(async () => {
+    for (const db of open.splice(0)) await db.close();
+  });
+
+  it('keeps every closed segment for the next pass: nothing waits for a restart to be indexed', async () => {
+    const db = await createTestDb('sqlite');
+    open.push(db);
+    sqliteHandle(db.kysely)!.pragma('busy_timeout = 50');
+    const clock = new ManualClock('2026-03-02T12:00:00Z');
+    const cameraId = await (await recordingWorld(db.kysely, clock)).camera({ streamUrl: 'file:///tmp/clip.ts' });
+    const recordingsDir = join(mkdtempSync(join(tmpdir(), 'protocam-indexer-')), 'recordings');
+    const directory = cameraDirectory(recordingsDir, cameraId);
+    mkdirSync(directory, { recursive: true });
+    // Three closed one-second segments with their list, as an ffmpeg run leaves them; the list
+    // ends after the second, so the third is probed (the segment that was open at the end).
+    execFileSync(
+      media.ffmpegPath,
+      [
+        ...['-hide_banner', '-loglevel', 'error', '-i', clip, '-map', '0:v:0', '-c', 'copy', '-f', 'segment'],
+        ...['-segment_format', 'mpegts', '-segment_time', '1', '-reset_timestamps', '1'],
+        ...['-segment_list', join(directory, `${RUN}.csv`), '-segment_list_type', 'csv'],
+        join(directory, `${RUN}-%06d.ts`),
+      ],
+      { env: mediaProcessEnv() },
+    );
+    const list = readFileSync(join(directory, `${RUN}.csv`), 'utf8')
+      .trim()
+      .split('\n');
+    expect(list).toHaveLength(3);
+    writeFileSync(join(directory, `${RUN}.csv`), list.slice(0, 2).join('\n') + '\n');
+
+    const indexer = new RunIndexer(
+      { db: db.kysely, clock, media, logger: collectingLogger().logger, recordingsDir },
+      cameraId,
+      RUN,
+      { live: false },
+    );
+    indexer.markEnded();
+    // Another process holds the write lock (e.g. `protocam sweep`); PostgreSQL away is the same.
+    const other = new SqliteDatabase(sqliteHandle(db.kysely)!.name);
+    other.exec('begin immediate');
+    await expect(indexer.poll()).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    expect(indexer.isFinished).toBe(false);
+    other.exec('rollback');
+    other.close();
+
+    const result = await indexer.poll();
+    expect(result.indexed.map((s) => s.file)).toEqual([0, 1, 2].map((i) => `${cameraId}/${RUN}-00000${i}.ts`));
+    expect(indexer.isFinished).toBe(true);
+    const rows = await listSegments(db.kysely, cameraId, 0, Number.MAX_SAFE_INTEGER);
+    expect(rows).toHaveLength(3);
+    // One time line: contiguous, in order.
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.startAt).toBe(rows[i - 1]!.endAt);
+  });
+});
