@@ -379,7 +379,7 @@ export class RetentionSweeper {
 
   /**
    * Marks one batch of segments starting in [from, to) with its erasure records, in one write
-   * transaction. Deleting their files and rows is `finishSegmentBatch`, a separate step.
+   * transaction. Deleting their files, then their rows (`deleteSegmentRows`), are separate steps.
    */
   private async markSegmentBatch(record: ErasureContext, from: number, to: number): Promise<repo.SegmentItem[]> {
     const now = this.deps.clock.now();
@@ -401,9 +401,8 @@ export class RetentionSweeper {
     return marked;
   }
 
-  /** Deletes the files of marked segments, then their rows (chunked, so no transaction grows with the batch). */
-  private async finishSegmentBatch(marked: readonly repo.SegmentItem[]): Promise<void> {
-    await this.removeFiles(marked.map((m) => m.file));
+  /** Deletes the rows of marked segments whose files are gone (chunked, so no transaction grows with the batch). */
+  private async deleteSegmentRows(marked: readonly repo.SegmentItem[]): Promise<void> {
     const ids = marked.map((m) => m.id);
     for (let i = 0; i < ids.length; i += 1000) {
       await this.timed((trx) => repo.deleteMarkedSegments(trx, ids.slice(i, i + 1000)));
@@ -437,13 +436,20 @@ export class RetentionSweeper {
 
   /**
    * Segments go in batches: mark (with the erasure record), delete the files, delete the rows.
-   * The next batch is marked while the previous one's files are unlinked: marking is database
-   * work (PostgreSQL's server process, or SQLite on this thread) and unlinking is the file
-   * system's, in libuv's pool, so the two overlap. Every batch still goes mark -> files -> rows,
-   * and at most one batch waits marked, which a crash leaves to `reconcile`.
+   * A batch's files are unlinked (file system work, in libuv's pool) while the next batch is
+   * marked (database work), and its rows are deleted once both are done, so the sweeper's own
+   * transactions never overlap one another. Every batch still goes mark -> files -> rows; at
+   * most two batches wait marked, which a crash leaves to `reconcile`.
    */
   private async eraseSegments(record: ErasureContext, before: number): Promise<{ erased: number; bytes: number }> {
-    let unlinking: Promise<void> = Promise.resolve();
+    let previous: { marked: repo.SegmentItem[]; files: Promise<void> } | undefined;
+    const finishPrevious = async () => {
+      if (!previous) return;
+      const { marked, files } = previous;
+      previous = undefined;
+      await files;
+      await this.deleteSegmentRows(marked);
+    };
     try {
       return await this.walkBatches(
         (from, offset) => repo.segmentBoundary(this.deps.db, from, before, offset),
@@ -451,15 +457,16 @@ export class RetentionSweeper {
         before,
         async (from, to) => {
           const marked = await this.markSegmentBatch(record, from, to);
-          await unlinking;
-          unlinking = this.finishSegmentBatch(marked);
+          await finishPrevious();
+          const files = this.removeFiles(marked.map((m) => m.file));
           // Awaited by the next batch or below; until then a failure must not count as unhandled.
-          unlinking.catch(() => undefined);
+          files.catch(() => undefined);
+          previous = { marked, files };
           return { count: marked.length, bytes: marked.reduce((sum, m) => sum + m.bytes, 0) };
         },
       );
     } finally {
-      await unlinking;
+      await finishPrevious();
     }
   }
 
