@@ -4,13 +4,17 @@
  * but can be moved forward (ffmpeg runs in real time; deadlines are tested by moving the
  * clock), and a collecting logger. Not used by the app.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import { AuditTrail } from '../src/audit/audit.js';
 import type { Database } from '../src/db/schema.js';
 import type { Clock } from '../src/lib/clock.js';
 import { createLogger, type Logger } from '../src/lib/logger.js';
+import { mediaProcessEnv } from '../src/media/ffmpeg.js';
 import { loadPolicy, type Policy } from '../src/policy/index.js';
 import type { CameraCreateInput } from '../src/registry/registry.schemas.js';
 import { RegistryService } from '../src/registry/registry.service.js';
@@ -98,4 +102,24 @@ export async function waitFor(check: () => boolean | Promise<boolean>, ms: numbe
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * Cuts `clip` into 1-second segments of run `run` in `directory`, with its segment list, as a
+ * recorder run leaves them; returns the list's lines.
+ */
+export function cutRun(ffmpegPath: string, clip: string, directory: string, run: string): string[] {
+  execFileSync(
+    ffmpegPath,
+    [
+      ...['-hide_banner', '-loglevel', 'error', '-i', clip, '-map', '0:v:0', '-c', 'copy', '-f', 'segment'],
+      ...['-segment_format', 'mpegts', '-segment_time', '1', '-reset_timestamps', '1'],
+      ...['-segment_list', join(directory, `${run}.csv`), '-segment_list_type', 'csv'],
+      join(directory, `${run}-%06d.ts`),
+    ],
+    { env: mediaProcessEnv() },
+  );
+  return readFileSync(join(directory, `${run}.csv`), 'utf8')
+    .trim()
+    .split('\n');
 }

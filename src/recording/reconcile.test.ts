@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,11 +6,11 @@ import { AuditTrail, verifyAuditChain } from '../audit/audit.js';
 import type { Db } from '../db/database.js';
 import { ManualClock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
-import { mediaProcessEnv, MediaTools } from '../media/ffmpeg.js';
+import { MediaTools } from '../media/ffmpeg.js';
 import { runStamp } from '../media/segment-recorder.js';
 import { makeTestClip } from '../media/test-clips.js';
 import { createTestDb, DIALECTS } from '../../test/db.js';
-import { collectingLogger, recordingWorld } from '../../test/recording-fixtures.js';
+import { collectingLogger, cutRun as cutRunIn, recordingWorld } from '../../test/recording-fixtures.js';
 import { reconcileRecordings } from './reconcile.js';
 import { insertSegment, listSegments } from './recording.repository.js';
 import { cameraDirectory, sealFile } from './segment-files.js';
@@ -26,22 +25,7 @@ beforeAll(async () => {
   await makeTestClip(media.ffmpegPath, clip, { seconds: 4 });
 });
 
-/** Cuts the clip into 1-second segments with a segment list, as a recorder run would leave them. */
-function cutRun(directory: string): string[] {
-  execFileSync(
-    media.ffmpegPath,
-    [
-      ...['-hide_banner', '-loglevel', 'error', '-i', clip, '-map', '0:v:0', '-c', 'copy', '-f', 'segment'],
-      ...['-segment_format', 'mpegts', '-segment_time', '1', '-reset_timestamps', '1'],
-      ...['-segment_list', join(directory, `${RUN}.csv`), '-segment_list_type', 'csv'],
-      join(directory, `${RUN}-%06d.ts`),
-    ],
-    { env: mediaProcessEnv() },
-  );
-  return readFileSync(join(directory, `${RUN}.csv`), 'utf8')
-    .trim()
-    .split('\n');
-}
+const cutRun = (directory: string) => cutRunIn(media.ffmpegPath, clip, directory, RUN);
 
 describe.each(DIALECTS)('start-up reconciliation on %s', (dialect) => {
   let db: Db;

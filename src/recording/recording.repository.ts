@@ -64,7 +64,8 @@ const segmentRecord = (r: SegmentRow): SegmentRecord => ({
   erasingAt: numOrNull(r.erasing_at),
 });
 
-function segmentRow(r: SegmentRecord) {
+/** The `segments` row of a record (snake_case columns). */
+export function segmentRow(r: SegmentRecord) {
   return {
     id: r.id,
     camera_id: r.cameraId,

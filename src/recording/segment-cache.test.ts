@@ -11,7 +11,7 @@ import { ManualClock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
 import { createPgDatabase, DIALECTS } from '../../test/db.js';
 import { recordingWorld, waitFor } from '../../test/recording-fixtures.js';
-import { deleteSegments, insertSegment, listSegments, type SegmentRecord } from './recording.repository.js';
+import { deleteSegments, insertSegment, listSegments, segmentRow, type SegmentRecord } from './recording.repository.js';
 import { BUCKET_MS, SegmentBucketCache, segmentCacheFor } from './segment-cache.js';
 
 const T0 = Date.parse('2026-03-02T00:00:00Z');
@@ -169,22 +169,7 @@ describe('segment hour counters on postgres (0013)', () => {
     const hour = T0 / BUCKET_MS;
     const rows = [0, 1, 2, 360, 361].map((i) => segment(camera, i));
     // One statement for all five rows.
-    await db.kysely
-      .insertInto('segments')
-      .values(
-        rows.map((r) => ({
-          id: r.id,
-          camera_id: r.cameraId,
-          file: r.file,
-          start_at: r.startAt,
-          end_at: r.endAt,
-          bytes: r.bytes,
-          sha256: r.sha256,
-          created_at: r.createdAt,
-          erasing_at: null,
-        })),
-      )
-      .execute();
+    await db.kysely.insertInto('segments').values(rows.map(segmentRow)).execute();
     expect(await versions(db, camera)).toEqual([
       [hour, 1],
       [hour + 1, 1],

@@ -1,16 +1,15 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sqliteHandle, type Db } from '../db/database.js';
 import { ManualClock } from '../lib/clock.js';
-import { mediaProcessEnv, MediaTools } from '../media/ffmpeg.js';
+import { MediaTools } from '../media/ffmpeg.js';
 import { runStamp } from '../media/segment-recorder.js';
 import { makeTestClip } from '../media/test-clips.js';
 import { createTestDb } from '../../test/db.js';
-import { collectingLogger, recordingWorld } from '../../test/recording-fixtures.js';
+import { collectingLogger, cutRun, recordingWorld } from '../../test/recording-fixtures.js';
 import { listSegments } from './recording.repository.js';
 import { cameraDirectory } from './segment-files.js';
 import { RunIndexer } from './segment-indexer.js';
@@ -42,19 +41,7 @@ describe('segment indexer while the database cannot be written', () => {
     mkdirSync(directory, { recursive: true });
     // Three closed one-second segments with their list, as an ffmpeg run leaves them; the list
     // ends after the second, so the third is probed (the segment that was open at the end).
-    execFileSync(
-      media.ffmpegPath,
-      [
-        ...['-hide_banner', '-loglevel', 'error', '-i', clip, '-map', '0:v:0', '-c', 'copy', '-f', 'segment'],
-        ...['-segment_format', 'mpegts', '-segment_time', '1', '-reset_timestamps', '1'],
-        ...['-segment_list', join(directory, `${RUN}.csv`), '-segment_list_type', 'csv'],
-        join(directory, `${RUN}-%06d.ts`),
-      ],
-      { env: mediaProcessEnv() },
-    );
-    const list = readFileSync(join(directory, `${RUN}.csv`), 'utf8')
-      .trim()
-      .split('\n');
+    const list = cutRun(media.ffmpegPath, clip, directory, RUN);
     expect(list).toHaveLength(3);
     writeFileSync(join(directory, `${RUN}.csv`), list.slice(0, 2).join('\n') + '\n');
 
