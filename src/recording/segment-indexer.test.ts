@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
@@ -24,7 +24,7 @@ beforeAll(async () => {
   await makeTestClip(media.ffmpegPath, clip, { seconds: 3 });
 });
 
-describe('segment indexer while the database cannot be written', () => {
+describe('segment indexer when a segment cannot be indexed', () => {
   const open: Db[] = [];
   afterEach(async () => {
     for (const db of open.splice(0)) await db.close();
@@ -67,5 +67,35 @@ describe('segment indexer while the database cannot be written', () => {
     expect(rows).toHaveLength(3);
     // One time line: contiguous, in order.
     for (let i = 1; i < rows.length; i++) expect(rows[i]!.startAt).toBe(rows[i - 1]!.endAt);
+  });
+
+  it('a file that cannot be read skips only itself: the later segments of its run are indexed', async () => {
+    const db = await createTestDb('sqlite');
+    open.push(db);
+    const clock = new ManualClock('2026-03-02T12:00:00Z');
+    const cameraId = await (await recordingWorld(db.kysely, clock)).camera({ streamUrl: 'file:///tmp/clip.ts' });
+    const recordingsDir = join(mkdtempSync(join(tmpdir(), 'protocam-indexer-')), 'recordings');
+    const directory = cameraDirectory(recordingsDir, cameraId);
+    mkdirSync(directory, { recursive: true });
+    expect(cutRun(media.ffmpegPath, clip, directory, RUN)).toHaveLength(3);
+    // The middle segment cannot be read (here: a directory in its place, EISDIR).
+    const middle = join(directory, `${RUN}-000001.ts`);
+    rmSync(middle);
+    mkdirSync(middle);
+    const indexer = new RunIndexer(
+      { db: db.kysely, clock, media, logger: collectingLogger().logger, recordingsDir },
+      cameraId,
+      RUN,
+      { live: false },
+    );
+    indexer.markEnded();
+    await expect(indexer.poll()).rejects.toMatchObject({ code: 'EISDIR' });
+    const result = await indexer.poll();
+    expect(result.indexed.map((s) => s.file)).toEqual([`${cameraId}/${RUN}-000002.ts`]);
+    expect(indexer.isFinished).toBe(true);
+    expect((await listSegments(db.kysely, cameraId, 0, Number.MAX_SAFE_INTEGER)).map((s) => s.file)).toEqual([
+      `${cameraId}/${RUN}-000000.ts`,
+      `${cameraId}/${RUN}-000002.ts`,
+    ]);
   });
 });

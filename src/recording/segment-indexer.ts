@@ -8,6 +8,7 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
+import { isDatabaseBusy, isDatabaseUnavailable } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
@@ -262,9 +263,12 @@ export class RunIndexer {
         this.reportReanchor(entry, seenAt, placed);
       } catch (error) {
         // The database is away or busy: the entry waits for the next pass, with the time it was
-        // seen, instead of leaving its file unindexed until the next start-up.
-        this.handled.delete(entry.name);
-        this.pending.unshift(entry);
+        // seen, instead of leaving its file unindexed until the next start-up. Any other failure
+        // (an unreadable file) skips only this file, so it cannot hold up the run's later ones.
+        if (isDatabaseBusy(error) || isDatabaseUnavailable(error)) {
+          this.handled.delete(entry.name);
+          this.pending.unshift(entry);
+        }
         throw error;
       }
       if (typeof outcome === 'object' || outcome === 'exists') this.timeline = placed.timeline;
@@ -418,10 +422,18 @@ export class RunIndexer {
         this.deps.logger.warn({ cameraId: this.cameraId, file: file.name }, 'unplayable segment removed');
         continue;
       }
-      // Handled only once its row is written: a failed write is tried again by the next pass.
-      await this.startAfterEarlierRuns();
-      const placed = placeTruncatedSegment(this.timeline, duration);
-      const outcome = await this.indexFile(file.name, placed.startAt, placed.endAt);
+      // Handled once its row is written, or when it failed for another reason than the
+      // database (as in poll): only a database that is away makes the next pass try it again.
+      let placed: PlacedSegment;
+      let outcome: Awaited<ReturnType<RunIndexer['indexFile']>>;
+      try {
+        await this.startAfterEarlierRuns();
+        placed = placeTruncatedSegment(this.timeline, duration);
+        outcome = await this.indexFile(file.name, placed.startAt, placed.endAt);
+      } catch (error) {
+        if (!isDatabaseBusy(error) && !isDatabaseUnavailable(error)) this.handled.add(file.name);
+        throw error;
+      }
       this.handled.add(file.name);
       if (typeof outcome === 'object' || outcome === 'exists') this.timeline = placed.timeline;
       if (typeof outcome === 'object') result.indexed.push(outcome);
