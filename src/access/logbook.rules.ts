@@ -178,3 +178,11 @@ export function overdueReasons(
 export function overdueCutoff(policy: Policy, now: number): number {
   return now - Math.min(policy.deadlines.logbookFindingDays, policy.deadlines.logbookSignatureDays) * DAY;
 }
+
+/**
+ * How `verify` walks the chain: `ranges` hashes in ranges at once, `walk` hashes every record here
+ * in order, `auto` picks ranges for long chains. Here, apart from the service, so that the CLI can
+ * offer the choices without loading the service.
+ */
+export const VERIFY_STRATEGIES = ['auto', 'ranges', 'walk'] as const;
+export type VerifyStrategy = (typeof VERIFY_STRATEGIES)[number];

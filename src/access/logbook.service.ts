@@ -53,6 +53,7 @@ import {
   overdueReasons,
   type EntryStatus,
   type OverdueReason,
+  type VerifyStrategy,
 } from './logbook.rules.js';
 
 /** How often the scheduler should call `signChainHead` (it is a no-op when nothing changed). */
@@ -273,8 +274,7 @@ const RANGES_FROM = 20_000;
 const SQLITE_RANGE_SIZE = 1024;
 const POSTGRES_RANGE_SIZE = 25_000;
 
-export const VERIFY_STRATEGIES = ['auto', 'ranges', 'walk'] as const;
-export type VerifyStrategy = (typeof VERIFY_STRATEGIES)[number];
+export { VERIFY_STRATEGIES, type VerifyStrategy } from './logbook.rules.js';
 
 export interface VerifyOptions {
   /**

@@ -2,22 +2,22 @@ import { realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { exportLogbookCsv, verifyLogbook, VERIFY_STRATEGIES, type VerifyStrategy } from '../access/index.js';
-import { exportVerifyCommand, loadVerifyKey } from '../exports/index.js';
-import { verifyAuditChain } from '../audit/audit.js';
+// Only what every command needs is imported here; a command loads the rest when it runs, so that
+// `protocam --version`, `policy check` or `export verify` do not load the server (about 0.4 s).
+import { VERIFY_STRATEGIES, type VerifyStrategy } from '../access/logbook.rules.js';
+import { exportVerifyCommand, loadVerifyKey } from '../exports/exports.verify.js';
 import { loadConfig, type Config } from '../config/config.js';
-import { migrateToLatest, openDatabase } from '../db/database.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { isDomainError } from '../lib/errors.js';
 import { createLogger } from '../lib/logger.js';
-import { openRuntime, startServer, type Runtime } from '../server.js';
+import type { Runtime } from '../server.js';
 import { VERSION } from '../version.js';
-import { CLI_ACTOR } from '../users/index.js';
 import { consoleOutput, type CliOutput } from './output.js';
 import { policyCheck, policyShow } from './policy.commands.js';
 import { sweepCommand } from '../retention/sweep.command.js';
-import { DEMO_COMPLEX, setUpDemo } from '../demo/demo.js';
-import { resolveMediaBinaries } from '../media/ffmpeg.js';
+
+/** The actor of changes made from the command line (loaded with the services it is passed to). */
+const cliActor = async () => (await import('../users/users.service.js')).CLI_ACTOR;
 
 export interface CliContext {
   env: NodeJS.ProcessEnv;
@@ -32,6 +32,7 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
   let exitCode = 0;
   const config = (): Config => loadConfig(context.env, context.cwd);
   const withRuntime = async (fn: (runtime: Runtime) => Promise<number>): Promise<number> => {
+    const { openRuntime } = await import('../server.js');
     const runtime = await openRuntime(config(), context.clock, createLogger('warn'));
     try {
       return await fn(runtime);
@@ -51,6 +52,7 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
     .description('start the server (migrates the database first)')
     .action(async () => {
       const cfg = config();
+      const { openRuntime, startServer } = await import('../server.js');
       const runtime = await openRuntime(cfg, context.clock, createLogger(cfg.logLevel));
       const started = await startServer(runtime);
       io.out(`Protocam ${VERSION} is running at ${started.url} (policy ${runtime.loaded.policy.id})`);
@@ -75,6 +77,11 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
     .action(async () => {
       // Its own data directory unless one is configured, so a demo never mixes with real data.
       const cfg = loadConfig({ PROTOCAM_DATA_DIR: 'demo-data', ...context.env }, context.cwd);
+      const [{ openRuntime, startServer }, { DEMO_COMPLEX, setUpDemo }, { resolveMediaBinaries }] = await Promise.all([
+        import('../server.js'),
+        import('../demo/demo.js'),
+        import('../media/ffmpeg.js'),
+      ]);
       const runtime = await openRuntime(cfg, context.clock, createLogger(cfg.logLevel));
       const started = await startServer(runtime);
       const demo = await setUpDemo({
@@ -109,6 +116,7 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
     .command('migrate')
     .description('bring the database schema up to date')
     .action(async () => {
+      const { migrateToLatest, openDatabase } = await import('../db/database.js');
       const db = openDatabase(config().databaseUrl);
       try {
         const result = await migrateToLatest(db);
@@ -141,6 +149,7 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
     .description('walk the hash chain; exit 1 naming the first altered record')
     .action(async () => {
       exitCode = await withRuntime(async (runtime) => {
+        const { verifyAuditChain } = await import('../audit/audit.js');
         const result = await verifyAuditChain(runtime.db.kysely);
         if (result.ok) {
           io.out(`Audit trail intact: ${result.checked} records verified.`);
@@ -171,7 +180,7 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
     .description('add a user and print a one-time sign-in link')
     .action(async (username: string, options: { roles: string; name?: string; email?: string; language: string }) => {
       exitCode = await withRuntime(async (runtime) => {
-        const issued = await runtime.users.addUser(CLI_ACTOR, {
+        const issued = await runtime.users.addUser(await cliActor(), {
           username,
           displayName: options.name ?? username,
           roles: options.roles
@@ -193,7 +202,7 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
     .description("clear a user's password, end their sessions, and print a new one-time sign-in link")
     .action(async (username: string) => {
       exitCode = await withRuntime(async (runtime) => {
-        const issued = await runtime.users.resetPassword(username, CLI_ACTOR);
+        const issued = await runtime.users.resetPassword(username, await cliActor());
         io.out(`Password of ${issued.user.username} cleared; their sessions are ended.`);
         io.out(`One-time sign-in (valid until ${issued.expiresAt}):`);
         io.out(`  ${baseUrl(runtime.config)}${issued.signInPath}`);
@@ -216,7 +225,7 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
           io.err(`protocam: cannot read ${file}: ${(error as Error).message}`);
           return 1;
         }
-        const result = await runtime.doorEvents.importCsv(options.source, text, CLI_ACTOR);
+        const result = await runtime.doorEvents.importCsv(options.source, text, await cliActor());
         io.out(
           `${result.received} rows: ${result.accepted} stored, ${result.duplicates} duplicate, ` +
             `${result.late} older than the retention period (not stored), ${result.rejected.length} rejected.`,
@@ -240,6 +249,7 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
     )
     .action(async (options: { strategy: VerifyStrategy }) => {
       exitCode = await withRuntime(async (runtime) => {
+        const { verifyLogbook } = await import('../access/logbook.service.js');
         const result = await verifyLogbook(runtime.db.kysely, runtime.secrets.verifyKey, {
           strategy: options.strategy,
         });
@@ -256,11 +266,13 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
     .description('print the logbook as CSV (for signing on paper or archiving)')
     .action(async () => {
       exitCode = await withRuntime(async (runtime) => {
+        const { exportLogbookCsv } = await import('../access/index.js');
         const csv = await exportLogbookCsv(runtime.db.kysely, {}, runtime.loaded.policy, context.clock.now());
         // Reading the logbook is audited, also from the command line (whoever has shell access).
+        const actor = await cliActor();
         await runtime.db.kysely.transaction().execute((trx) =>
           runtime.audit.record(trx, {
-            actor: CLI_ACTOR,
+            actor,
             action: 'logbook.export-csv',
             targetType: 'logbook',
             context: { via: 'cli' },
