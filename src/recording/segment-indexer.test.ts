@@ -30,28 +30,39 @@ describe('segment indexer when a segment cannot be indexed', () => {
     for (const db of open.splice(0)) await db.close();
   });
 
-  it('keeps every closed segment for the next pass: nothing waits for a restart to be indexed', async () => {
+  /**
+   * A SQLite database with one camera, and three closed one-second segments of run RUN with their
+   * list, as an ffmpeg run leaves them; `indexer()` indexes that run as an ended one.
+   */
+  async function endedRun() {
     const db = await createTestDb('sqlite');
     open.push(db);
-    sqliteHandle(db.kysely)!.pragma('busy_timeout = 50');
     const clock = new ManualClock('2026-03-02T12:00:00Z');
     const cameraId = await (await recordingWorld(db.kysely, clock)).camera({ streamUrl: 'file:///tmp/clip.ts' });
     const recordingsDir = join(mkdtempSync(join(tmpdir(), 'protocam-indexer-')), 'recordings');
     const directory = cameraDirectory(recordingsDir, cameraId);
     mkdirSync(directory, { recursive: true });
-    // Three closed one-second segments with their list, as an ffmpeg run leaves them; the list
-    // ends after the second, so the third is probed (the segment that was open at the end).
     const list = cutRun(media.ffmpegPath, clip, directory, RUN);
     expect(list).toHaveLength(3);
-    writeFileSync(join(directory, `${RUN}.csv`), list.slice(0, 2).join('\n') + '\n');
+    const indexer = () => {
+      const made = new RunIndexer(
+        { db: db.kysely, clock, media, logger: collectingLogger().logger, recordingsDir },
+        cameraId,
+        RUN,
+        { live: false },
+      );
+      made.markEnded();
+      return made;
+    };
+    return { db, cameraId, directory, list, indexer };
+  }
 
-    const indexer = new RunIndexer(
-      { db: db.kysely, clock, media, logger: collectingLogger().logger, recordingsDir },
-      cameraId,
-      RUN,
-      { live: false },
-    );
-    indexer.markEnded();
+  it('keeps every closed segment for the next pass: nothing waits for a restart to be indexed', async () => {
+    const { db, cameraId, directory, list, indexer: makeIndexer } = await endedRun();
+    sqliteHandle(db.kysely)!.pragma('busy_timeout = 50');
+    // The list ends after the second segment, so the third is probed (the one open at the end).
+    writeFileSync(join(directory, `${RUN}.csv`), list.slice(0, 2).join('\n') + '\n');
+    const indexer = makeIndexer();
     // Another process holds the write lock (e.g. `protocam sweep`); PostgreSQL away is the same.
     const other = new SqliteDatabase(sqliteHandle(db.kysely)!.name);
     other.exec('begin immediate');
@@ -70,25 +81,12 @@ describe('segment indexer when a segment cannot be indexed', () => {
   });
 
   it('a file that cannot be read skips only itself: the later segments of its run are indexed', async () => {
-    const db = await createTestDb('sqlite');
-    open.push(db);
-    const clock = new ManualClock('2026-03-02T12:00:00Z');
-    const cameraId = await (await recordingWorld(db.kysely, clock)).camera({ streamUrl: 'file:///tmp/clip.ts' });
-    const recordingsDir = join(mkdtempSync(join(tmpdir(), 'protocam-indexer-')), 'recordings');
-    const directory = cameraDirectory(recordingsDir, cameraId);
-    mkdirSync(directory, { recursive: true });
-    expect(cutRun(media.ffmpegPath, clip, directory, RUN)).toHaveLength(3);
+    const { db, cameraId, directory, indexer: makeIndexer } = await endedRun();
     // The middle segment cannot be read (here: a directory in its place, EISDIR).
     const middle = join(directory, `${RUN}-000001.ts`);
     rmSync(middle);
     mkdirSync(middle);
-    const indexer = new RunIndexer(
-      { db: db.kysely, clock, media, logger: collectingLogger().logger, recordingsDir },
-      cameraId,
-      RUN,
-      { live: false },
-    );
-    indexer.markEnded();
+    const indexer = makeIndexer();
     await expect(indexer.poll()).rejects.toMatchObject({ code: 'EISDIR' });
     const result = await indexer.poll();
     expect(result.indexed.map((s) => s.file)).toEqual([`${cameraId}/${RUN}-000002.ts`]);
