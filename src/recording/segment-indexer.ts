@@ -146,6 +146,12 @@ interface PendingEntry extends SegmentListEntry {
   readLatenessMs: number;
 }
 
+/** What indexing one closed file did: its new row, or `exists`, `removed` (empty), `missing` (gone). */
+type IndexOutcome = SegmentRecord | 'exists' | 'removed' | 'missing';
+
+/** A database that is busy or away: what failed can succeed on a later pass. */
+const waitsForDatabase = (error: unknown): boolean => isDatabaseBusy(error) || isDatabaseUnavailable(error);
+
 function nextSegmentName(name: string): string | undefined {
   const parsed = parseSegmentName(name);
   if (!parsed) return undefined;
@@ -251,29 +257,24 @@ export class RunIndexer {
         continue;
       }
       if (this.handled.has(entry.name)) continue;
-      this.handled.add(entry.name);
-      let placed: PlacedSegment;
-      let outcome: Awaited<ReturnType<RunIndexer['indexFile']>>;
+      const seenAt = this.options.live ? entry.seenAt : null;
+      const toleranceMs = (this.options.reanchorToleranceMs ?? DEFAULT_REANCHOR_TOLERANCE_MS) + entry.readLatenessMs;
+      let outcome: IndexOutcome;
       try {
-        await this.startAfterEarlierRuns();
-        const seenAt = this.options.live ? entry.seenAt : null;
-        const toleranceMs = (this.options.reanchorToleranceMs ?? DEFAULT_REANCHOR_TOLERANCE_MS) + entry.readLatenessMs;
-        placed = this.notBeforeRunStart(placeSegment(this.timeline, entry, seenAt, toleranceMs));
-        outcome = await this.indexFile(entry.name, placed.startAt, placed.endAt);
-        this.reportReanchor(entry, seenAt, placed);
+        outcome = await this.indexAt(
+          entry.name,
+          () => {
+            const placed = this.notBeforeRunStart(placeSegment(this.timeline, entry, seenAt, toleranceMs));
+            this.reportReanchor(entry, seenAt, placed);
+            return placed;
+          },
+          result,
+        );
       } catch (error) {
-        // The database is away or busy: the entry waits for the next pass, with the time it was
-        // seen, instead of leaving its file unindexed until the next start-up. Any other failure
-        // (an unreadable file) skips only this file, so it cannot hold up the run's later ones.
-        if (isDatabaseBusy(error) || isDatabaseUnavailable(error)) {
-          this.handled.delete(entry.name);
-          this.pending.unshift(entry);
-        }
+        // The entry waits for the next pass with the time it was seen (see indexAt).
+        if (waitsForDatabase(error)) this.pending.unshift(entry);
         throw error;
       }
-      if (typeof outcome === 'object' || outcome === 'exists') this.timeline = placed.timeline;
-      if (typeof outcome === 'object') result.indexed.push(outcome);
-      else if (outcome === 'removed') result.removed.push(entry.name);
       if (outcome !== 'missing') synced = true;
     }
     if (ended && this.pending.length === 0) {
@@ -376,11 +377,7 @@ export class RunIndexer {
    * Seals and indexes one closed file. Returns the new row, or what happened instead:
    * `exists` (a row for the file is already there), `removed` (empty), `missing` (gone).
    */
-  private async indexFile(
-    name: string,
-    startAt: number,
-    endAt: number,
-  ): Promise<SegmentRecord | 'exists' | 'removed' | 'missing'> {
+  private async indexFile(name: string, startAt: number, endAt: number): Promise<IndexOutcome> {
     const path = join(this.directory, name);
     let sealed;
     try {
@@ -409,6 +406,30 @@ export class RunIndexer {
   }
 
   /**
+   * Places a closed file (`place` runs after the run's start is settled), seals and indexes it,
+   * moves the time line on and records the outcome in `result`. The file is handled from then on,
+   * also when it failed for a reason of its own (an unreadable file must not hold up the run's
+   * later ones); when the database is busy or away it is not, and the next pass tries again.
+   */
+  private async indexAt(name: string, place: () => PlacedSegment, result: PollResult): Promise<IndexOutcome> {
+    let placed: PlacedSegment;
+    let outcome: IndexOutcome;
+    try {
+      await this.startAfterEarlierRuns();
+      placed = place();
+      outcome = await this.indexFile(name, placed.startAt, placed.endAt);
+    } catch (error) {
+      if (!waitsForDatabase(error)) this.handled.add(name);
+      throw error;
+    }
+    this.handled.add(name);
+    if (typeof outcome === 'object' || outcome === 'exists') this.timeline = placed.timeline;
+    if (typeof outcome === 'object') result.indexed.push(outcome);
+    else if (outcome === 'removed') result.removed.push(name);
+    return outcome;
+  }
+
+  /**
    * Files of the ended run without a list entry: the segment that was open when the process
    * died. Probed: one that holds video is indexed with its probed duration, others removed.
    */
@@ -422,22 +443,7 @@ export class RunIndexer {
         this.deps.logger.warn({ cameraId: this.cameraId, file: file.name }, 'unplayable segment removed');
         continue;
       }
-      // Handled once its row is written, or when it failed for another reason than the
-      // database (as in poll): only a database that is away makes the next pass try it again.
-      let placed: PlacedSegment;
-      let outcome: Awaited<ReturnType<RunIndexer['indexFile']>>;
-      try {
-        await this.startAfterEarlierRuns();
-        placed = placeTruncatedSegment(this.timeline, duration);
-        outcome = await this.indexFile(file.name, placed.startAt, placed.endAt);
-      } catch (error) {
-        if (!isDatabaseBusy(error) && !isDatabaseUnavailable(error)) this.handled.add(file.name);
-        throw error;
-      }
-      this.handled.add(file.name);
-      if (typeof outcome === 'object' || outcome === 'exists') this.timeline = placed.timeline;
-      if (typeof outcome === 'object') result.indexed.push(outcome);
-      else if (outcome === 'removed') result.removed.push(file.name);
+      await this.indexAt(file.name, () => placeTruncatedSegment(this.timeline, duration), result);
     }
   }
 
